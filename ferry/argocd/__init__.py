@@ -1,0 +1,1 @@
+"""Argo CD ``Application`` manifests and Image Updater annotations, as typed, validated models."""

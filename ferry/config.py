@@ -1,0 +1,168 @@
+"""``ferry.yaml``: where the Applications are, and how to reach registries, repositories and clusters.
+
+The ``registries`` entries take the keys of Argo CD Image Updater's
+``registries.conf`` unchanged, so an existing file can be pasted in. Relative
+paths are relative to the config file, so a config and its Applications can be
+moved together.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from ferry.errors import ConfigError
+
+_DURATION = re.compile(r"^(\d+)([smhd])$")
+_DURATION_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+
+
+def parse_duration(text: str) -> float:
+    """Parse Image Updater's ``credsexpire`` style durations.
+
+    >>> parse_duration("10h")
+    36000.0
+    """
+    match = _DURATION.match(text.strip())
+    if not match:
+        raise ValueError(f"invalid duration {text!r}: expected <number><s|m|h|d>, e.g. 10h")
+    return float(int(match.group(1)) * _DURATION_SECONDS[match.group(2)])
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid", populate_by_name=True)
+
+
+class RegistryConfig(_Model):
+    """One entry of ``registries:``, Image Updater's registries.conf keys."""
+
+    name: str
+    prefix: str = Field(description="Image name prefix served by this registry, e.g. 127.0.0.1:5000")
+    api_url: str = Field(description="Base URL of the registry API, e.g. http://127.0.0.1:5000")
+    credentials: str | None = Field(
+        default=None, description="A credential reference (see ferry.credentials)"
+    )
+    credsexpire: str | None = None
+    insecure: bool = False
+    default: bool = False
+    defaultns: str | None = None
+    limit: float | None = Field(default=None, gt=0, description="Requests per second")
+
+    @field_validator("credsexpire")
+    @classmethod
+    def _valid_duration(cls, value: str | None) -> str | None:
+        if value is not None:
+            parse_duration(value)
+        return value
+
+    @property
+    def credentials_ttl(self) -> float | None:
+        return parse_duration(self.credsexpire) if self.credsexpire else None
+
+
+class RepositoryConfig(_Model):
+    """One deployment repository, as the Applications' ``repoURL`` names it."""
+
+    url: str
+    credentials: str | None = None
+
+
+class CommitConfig(_Model):
+    """Who writes the commits and what they say."""
+
+    author_name: str = "Ferry Image Updater"
+    author_email: str = "ferry@localhost"
+    message: str | None = None  # None: Image Updater's default template
+
+
+class ClusterConfig(_Model):
+    """A target cluster; ``spec.destination.server`` or ``.name`` resolves to one of these."""
+
+    name: str
+    server: str | None = None
+    kubeconfig: str | None = None
+    context: str | None = None
+    block: str | None = Field(default=None, description="A prefect-kubernetes KubernetesClusterConfig block")
+    force_conflicts: bool = Field(
+        default=True, description="Server-side apply takes over fields other managers own, as Argo CD does"
+    )
+    request_timeout: float = Field(default=30.0, gt=0, description="Seconds per Kubernetes API request")
+
+
+class FerryConfig(_Model):
+    """The whole ``ferry.yaml``."""
+
+    applications: str = "applications"
+    registries: tuple[RegistryConfig, ...] = ()
+    repositories: tuple[RepositoryConfig, ...] = ()
+    clusters: tuple[ClusterConfig, ...] = ()
+    commit: CommitConfig = CommitConfig()
+    cache_dir: str | None = None
+    push_attempts: int = Field(default=5, ge=1, le=50)
+    base_dir: str = ""  # set by load_config: the directory of the file
+
+    @property
+    def applications_dir(self) -> Path:
+        return (Path(self.base_dir) / self.applications).resolve()
+
+    @property
+    def cache_path(self) -> Path:
+        """Clones and registry metadata: ``$FERRY_CACHE_DIR``, else ``cache_dir``, else ``~/.cache/ferry``."""
+        if os.environ.get("FERRY_CACHE_DIR"):
+            return Path(os.environ["FERRY_CACHE_DIR"])
+        if self.cache_dir:
+            return (Path(self.base_dir) / os.path.expanduser(self.cache_dir)).resolve()
+        return Path.home() / ".cache" / "ferry"
+
+    def registry_for(self, image_name: str) -> RegistryConfig | None:
+        """The registry whose prefix is the longest match for ``image_name``, else the default one."""
+        matches = [
+            r
+            for r in self.registries
+            if image_name == r.prefix or image_name.startswith(r.prefix.rstrip("/") + "/")
+        ]
+        if matches:
+            return max(matches, key=lambda r: len(r.prefix))
+        defaults = [r for r in self.registries if r.default]
+        return defaults[0] if defaults else None
+
+    def repository_for(self, url: str) -> RepositoryConfig | None:
+        normalized = url.rstrip("/").removesuffix(".git")
+        for repo in self.repositories:
+            if repo.url.rstrip("/").removesuffix(".git") == normalized:
+                return repo
+        return None
+
+
+def _validation_message(exc: ValidationError) -> str:
+    first = exc.errors()[0]
+    where = ".".join(str(p) for p in first["loc"])
+    return f"{where}: {first['msg']}"
+
+
+def parse_config(data: dict[str, Any], *, source: str, base_dir: Path) -> FerryConfig:
+    """Validate a loaded ``ferry.yaml`` mapping."""
+    try:
+        config = FerryConfig.model_validate({**data, "base_dir": str(base_dir)})
+    except ValidationError as exc:
+        raise ConfigError(_validation_message(exc), source=source) from exc
+    defaults = [r.name for r in config.registries if r.default]
+    if len(defaults) > 1:
+        raise ConfigError(f"more than one default registry: {', '.join(defaults)}", source=source)
+    return config
+
+
+def load_config(path: Path) -> FerryConfig:
+    """Read and validate ``ferry.yaml``; errors name the file and the key."""
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    except (OSError, yaml.YAMLError) as exc:
+        raise ConfigError(f"cannot read config: {exc}", source=str(path)) from exc
+    if not isinstance(data, dict):
+        raise ConfigError("config must be a mapping", source=str(path))
+    return parse_config(data, source=str(path), base_dir=path.resolve().parent)

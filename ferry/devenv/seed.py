@@ -1,0 +1,197 @@
+"""The seed scenario, laid out for real: a Helm chart in a bare deploy repo and its three Applications.
+
+The layout is the seed's: ``manifests/helm/echo-server`` with ``values.yaml``
+and ``values-{dev,staging,production}.yaml``; Applications ``app-helm-dev``
+(automated), ``app-helm-staging`` and ``app-helm-production`` annotated for
+Image Updater exactly as the seed shows, with the registry host replaced by the
+local one.
+"""
+
+from __future__ import annotations
+
+import subprocess
+from dataclasses import dataclass
+from pathlib import Path
+
+import yaml
+
+CHART_PATH = "manifests/helm/echo-server"
+ENVIRONMENTS = ("dev", "staging", "production")
+IMAGES = {
+    "echoserver": ("cidemo/echo-server", "echoServer"),
+    "webserver": ("cidemo/echo-web-server", "echoWebServer"),
+}
+UPDATER = "argocd-image-updater.argoproj.io/"
+
+_DEPLOYMENT = """apiVersion: apps/v1
+kind: Deployment
+metadata:
+  name: {name}
+  labels:
+    app.kubernetes.io/name: {name}
+    app.kubernetes.io/instance: {{{{ .Release.Name }}}}
+spec:
+  replicas: {{{{ .Values.replicaCount }}}}
+  selector:
+    matchLabels:
+      app.kubernetes.io/name: {name}
+  template:
+    metadata:
+      labels:
+        app.kubernetes.io/name: {name}
+    spec:
+      containers:
+        - name: {name}
+          image: "{{{{ .Values.image.{key}.repository }}}}:{{{{ .Values.image.{key}.tag }}}}"
+          ports:
+            - containerPort: 8080
+---
+apiVersion: v1
+kind: Service
+metadata:
+  name: {name}
+spec:
+  selector:
+    app.kubernetes.io/name: {name}
+  ports:
+    - port: 80
+      targetPort: 8080
+"""
+
+
+def _git(cwd: Path, *args: str) -> str:
+    env_args = [
+        "-c",
+        "user.name=Ferry Demo",
+        "-c",
+        "user.email=demo@ferry.local",
+        "-c",
+        "init.defaultBranch=main",
+    ]
+    return subprocess.run(
+        ["git", *env_args, *args], cwd=cwd, check=True, capture_output=True, text=True
+    ).stdout
+
+
+def chart_files(registry_prefix: str, initial_tag: str = "v1.0") -> dict[str, str]:
+    """The seed chart's files, keyed by repo path."""
+    values = {
+        "replicaCount": 1,
+        "image": {
+            key: {"repository": f"{registry_prefix}/{repo}", "tag": initial_tag}
+            for repo, key in IMAGES.values()
+        },
+    }
+    files = {
+        f"{CHART_PATH}/Chart.yaml": 'apiVersion: v2\nname: echo-server\nversion: 0.1.0\nappVersion: "1.0"\n',
+        f"{CHART_PATH}/values.yaml": "# Defaults shared by every environment.\n"
+        + yaml.safe_dump(values, sort_keys=False),
+        f"{CHART_PATH}/templates/echo-server.yaml": _DEPLOYMENT.format(name="echo-server", key="echoServer"),
+        f"{CHART_PATH}/templates/echo-web-server.yaml": _DEPLOYMENT.format(
+            name="echo-web-server", key="echoWebServer"
+        ),
+    }
+    for env, replicas in zip(ENVIRONMENTS, (1, 2, 3), strict=True):
+        files[f"{CHART_PATH}/values-{env}.yaml"] = f"# {env} overrides\nreplicaCount: {replicas}\n"
+    return files
+
+
+def create_deploy_repo(bare: Path, registry_prefix: str, branch: str = "main") -> str:
+    """Create a bare deploy repo at ``bare`` holding the seed chart on ``branch``; return its file:// URL."""
+    bare.mkdir(parents=True, exist_ok=True)
+    _git(bare, "init", "--bare", "--quiet")
+    work = bare.with_name(bare.name + ".seed-work")
+    work.mkdir(parents=True, exist_ok=True)
+    _git(work, "init", "--quiet")
+    for rel, text in chart_files(registry_prefix).items():
+        path = work / rel
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text)
+    _git(work, "add", "-A")
+    _git(work, "commit", "--quiet", "-m", "seed: echo-server chart")
+    url = bare.resolve().as_uri()
+    _git(work, "push", "--quiet", url, f"HEAD:refs/heads/{branch}")
+    _git(bare, "symbolic-ref", "HEAD", f"refs/heads/{branch}")
+    return url
+
+
+def application(
+    env: str,
+    repo_url: str,
+    registry_prefix: str,
+    server: str,
+    *,
+    revision: str = "main",
+    strategy: str = "latest",
+) -> dict[str, object]:
+    """One of the seed's Applications, as a manifest mapping."""
+    image_list = ",".join(f"{alias}={registry_prefix}/{repo}" for alias, (repo, _) in IMAGES.items())
+    annotations = {UPDATER + "image-list": image_list}
+    for alias, (_, key) in IMAGES.items():
+        annotations[f"{UPDATER}{alias}.helm.image-name"] = f"image.{key}.repository"
+        annotations[f"{UPDATER}{alias}.helm.image-tag"] = f"image.{key}.tag"
+        annotations[f"{UPDATER}{alias}.update-strategy"] = strategy
+    annotations[UPDATER + "write-back-method"] = "git"
+    sync_policy: dict[str, object] = {"syncOptions": ["CreateNamespace=true"]}
+    if env == "dev":
+        sync_policy = {"automated": {}, **sync_policy}
+    return {
+        "apiVersion": "argoproj.io/v1alpha1",
+        "kind": "Application",
+        "metadata": {"name": f"app-helm-{env}", "annotations": annotations},
+        "spec": {
+            "destination": {"namespace": f"app-{env}", "server": server},
+            "source": {
+                "path": CHART_PATH,
+                "repoURL": repo_url,
+                "targetRevision": revision,
+                "helm": {"valueFiles": [f"values-{env}.yaml"]},
+            },
+            "project": "default",
+            "syncPolicy": sync_policy,
+        },
+    }
+
+
+@dataclass(frozen=True, slots=True)
+class SeedLayout:
+    """Where a written seed scenario lives."""
+
+    config: Path
+    applications: Path
+    repo_url: str
+
+
+def write_seed(
+    root: Path,
+    *,
+    repo_url: str,
+    registry_prefix: str,
+    registry_api: str,
+    servers: dict[str, str] | None = None,
+    registry_credentials: str | None = None,
+) -> SeedLayout:
+    """Write ``ferry.yaml`` and the three Applications (one multi-document file) under ``root``."""
+    servers = servers or {env: f"https://127.0.0.1/{env}" for env in ENVIRONMENTS}
+    apps_dir = root / "applications"
+    apps_dir.mkdir(parents=True, exist_ok=True)
+    docs = [application(env, repo_url, registry_prefix, servers[env]) for env in ENVIRONMENTS]
+    (apps_dir / "echo-server.yaml").write_text(yaml.safe_dump_all(docs, sort_keys=False))
+    registry: dict[str, object] = {
+        "name": "local",
+        "prefix": registry_prefix,
+        "api_url": registry_api,
+        "insecure": True,
+        "default": True,
+    }
+    if registry_credentials:
+        registry["credentials"] = registry_credentials
+    config = {
+        "applications": "applications",
+        "registries": [registry],
+        "repositories": [{"url": repo_url}],
+        "cache_dir": ".ferry-cache",
+    }
+    path = root / "ferry.yaml"
+    path.write_text(yaml.safe_dump(config, sort_keys=False))
+    return SeedLayout(path, apps_dir, repo_url)

@@ -1,0 +1,1 @@
+"""Image references, tags, version constraints and update strategies: decisions without I/O."""

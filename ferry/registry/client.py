@@ -1,0 +1,413 @@
+"""The OCI registry client Image Updater's strategies read from.
+
+:class:`RegistryClient` lists tags and reads, per tag, what a strategy needs:
+the manifest digest (``digest``) and the image config's creation time
+(``newest-build``). Metadata is cached on disk under the manifest digest, so a
+warm cycle with nothing new costs one ``tags/list`` per repository and nothing
+per known tag.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import threading
+from collections.abc import Sequence
+from concurrent.futures import FIRST_EXCEPTION, Future, ThreadPoolExecutor, wait
+from types import TracebackType
+
+import httpx
+
+from ferry.errors import NotFoundError, RegistryError
+from ferry.image.platform import Platform, any_matches
+from ferry.image.tags import ImageTag
+from ferry.registry.auth import repository_scope
+from ferry.registry.cache import MetadataCache
+from ferry.registry.model import (
+    MANIFEST_ACCEPT,
+    IndexChild,
+    ManifestKind,
+    ManifestRecord,
+    check_repository,
+    is_valid_tag,
+    matching_children,
+    newest_matching_created,
+    parse_created,
+    parse_manifest,
+    platform_from_json,
+)
+from ferry.registry.ratelimit import Throttle
+from ferry.registry.transport import Transport, json_object, next_link, normalise_api_url
+
+logger = logging.getLogger("ferry.registry")
+
+
+class RegistryClient:
+    """A client for one registry (Distribution API v2 / OCI distribution).
+
+    Args:
+        api_url: ``http(s)://host[:port]`` or a bare host (https, or http for loopback).
+        username: Basic credentials, also used to obtain Bearer tokens.
+        password: Never logged, never in an exception.
+        insecure: Allow plain http to a non-loopback host and skip TLS verification.
+        limit: Requests per second (``registries.conf``'s ``limit``); ``None`` = unlimited.
+        max_concurrency: Requests in flight at once.
+        cache: Metadata cache; ``None`` keeps one in memory for this client only.
+        timeout: Per-request timeout in seconds.
+        max_attempts: Tries per request on 429/5xx/timeouts before RegistryUnavailable.
+
+    ``request_count`` counts every HTTP request actually sent (token fetches and
+    retries included).
+    """
+
+    def __init__(
+        self,
+        api_url: str,
+        *,
+        username: str | None = None,
+        password: str | None = None,
+        insecure: bool = False,
+        limit: float | None = None,
+        max_concurrency: int = 8,
+        cache: MetadataCache | None = None,
+        timeout: float = 10.0,
+        max_attempts: int = 5,
+    ) -> None:
+        self.api_url = normalise_api_url(api_url, insecure=insecure)
+        self._transport = Transport(
+            self.api_url,
+            username=username,
+            password=password,
+            insecure=insecure,
+            limit=limit,
+            max_concurrency=max_concurrency,
+            timeout=timeout,
+            max_attempts=max_attempts,
+        )
+        self.registry = self._transport.registry
+        self._owns_cache = cache is None
+        self.cache = cache if cache is not None else MetadataCache.memory()
+        self.max_concurrency = max_concurrency
+        self._records_lock = threading.Lock()
+        self._inflight: dict[str, threading.Lock] = {}
+
+    @property
+    def request_count(self) -> int:
+        """Every HTTP request sent so far by this client."""
+        return self._transport.request_count
+
+    @property
+    def throttle(self) -> Throttle:
+        """The pacing object (``throttle.limiter`` holds the rate limiter's accounting)."""
+        return self._transport.throttle
+
+    def close(self) -> None:
+        """Flush the cache and close connections (and the cache, when this client made it)."""
+        self.cache.flush()
+        if self._owns_cache:
+            self.cache.close()
+        self._transport.close()
+
+    def __enter__(self) -> RegistryClient:
+        return self
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.close()
+
+    def ping(self) -> None:
+        """Check that ``/v2/`` answers and that the credentials (if any) are accepted.
+
+        Raises:
+            AuthenticationError, RegistryUnavailable, RegistryError.
+        """
+        response = self._transport.request(
+            "GET", f"{self.api_url}/v2/", scope="", subject="the registry API (/v2/)"
+        )
+        if response.status_code != 200:
+            raise RegistryError(
+                f"registry {self.registry} does not look like an OCI registry: GET /v2/ answered "
+                f"HTTP {response.status_code}"
+            )
+
+    def list_tags(self, repository: str) -> list[str]:
+        """All tags of ``repository``, following ``Link: <…>; rel="next"`` pagination.
+
+        Raises:
+            NotFoundError: the repository does not exist.
+            AuthenticationError, RegistryUnavailable, RegistryError.
+        """
+        check_repository(repository)
+        url: str | None = f"{self.api_url}/v2/{repository}/tags/list"
+        seen_pages: set[str] = set()
+        tags: dict[str, None] = {}
+        while url is not None and url not in seen_pages:
+            seen_pages.add(url)
+            response = self._get(url, repository, f"repository '{repository}'")
+            body = json_object(response, f"tags of repository '{repository}' on {self.registry}")
+            page = body.get("tags") or []
+            if not isinstance(page, list):
+                raise RegistryError(f"registry {self.registry}: tags/list of '{repository}' is not a list")
+            tags.update((str(tag), None) for tag in page)
+            url = next_link(response.headers.get_list("link"), response.url)
+        return list(tags)
+
+    def tag_metadata(
+        self,
+        repository: str,
+        tags: Sequence[str],
+        *,
+        platforms: tuple[Platform, ...],
+        need_created: bool,
+        need_digest: bool,
+        refresh: bool = False,
+    ) -> dict[str, ImageTag]:
+        """Read the creation time and/or digest of each tag, from the cache where possible.
+
+        Tags are treated as immutable once seen (as Image Updater does): a known tag
+        costs no request unless ``refresh`` is set, which re-validates its digest
+        with one HEAD. ``created`` is the image config's creation time; for an
+        index it is the newest among the children whose platform is in
+        ``platforms``.
+
+        Tags are left out of the result when their image has none of the wanted
+        platforms (checked when the config or index is read), or when the tag
+        vanished between listing and reading (logged at WARNING).
+
+        Returns:
+            tag name → ``ImageTag`` whose ``created``/``digest`` are set only when asked for.
+        """
+        check_repository(repository)
+        if not need_created and not need_digest:
+            return {tag: ImageTag(tag) for tag in tags}
+        known = self.cache.tag_digests(self.api_url, repository)
+        results: dict[str, ImageTag] = {}
+        to_fetch: list[str] = []
+        for tag in dict.fromkeys(tags):
+            if not is_valid_tag(tag):
+                logger.warning("registry %s: skipping invalid tag %r of '%s'", self.registry, tag, repository)
+                continue
+            cached = None if refresh else self._from_cache(known.get(tag), tag, platforms, need_created)
+            if cached is _EXCLUDED:
+                continue
+            if isinstance(cached, ImageTag):
+                results[tag] = _shaped(cached, need_created, need_digest)
+            else:
+                to_fetch.append(tag)
+        try:
+            fetched = self._fetch_all(repository, to_fetch, platforms, need_created, refresh, known)
+        finally:
+            self.cache.flush()
+        for tag, found in fetched.items():
+            if found is not None:
+                results[tag] = _shaped(found, need_created, need_digest)
+        return {tag: results[tag] for tag in tags if tag in results}
+
+    # -- per-tag work ---------------------------------------------------------------
+
+    def _from_cache(
+        self, digest: str | None, tag: str, platforms: tuple[Platform, ...], need_created: bool
+    ) -> ImageTag | object | None:
+        """A cache-only answer: an ImageTag, ``_EXCLUDED``, or ``None`` when the network is needed."""
+        if digest is None:
+            return None
+        record = self.cache.manifest(digest)
+        if record is None:
+            return None
+        if record.kind is ManifestKind.IMAGE:
+            if need_created and not record.config_read:
+                return None
+            return self._image_answer(tag, record, platforms, need_created)
+        chosen = matching_children(record.children, platforms)
+        if not chosen:
+            return _EXCLUDED
+        if not need_created:
+            return ImageTag(tag, digest=digest)
+        children: dict[str, ManifestRecord] = {}
+        for child in chosen:
+            child_record = self.cache.manifest(child.digest)
+            if child_record is None or not child_record.config_read:
+                return None
+            children[child.digest] = child_record
+        return self._index_answer(tag, record, children, platforms)
+
+    def _fetch_all(
+        self,
+        repository: str,
+        tags: list[str],
+        platforms: tuple[Platform, ...],
+        need_created: bool,
+        refresh: bool,
+        known: dict[str, str],
+    ) -> dict[str, ImageTag | None]:
+        if not tags:
+            return {}
+
+        def one(tag: str) -> ImageTag | None:
+            try:
+                return self._fetch_tag(repository, tag, platforms, need_created, refresh, known.get(tag))
+            except NotFoundError:
+                logger.warning(
+                    "registry %s: tag '%s' of '%s' vanished while reading it", self.registry, tag, repository
+                )
+                return None
+
+        if len(tags) == 1:
+            return {tags[0]: one(tags[0])}
+        with ThreadPoolExecutor(
+            max_workers=self.max_concurrency, thread_name_prefix="ferry-registry"
+        ) as pool:
+            futures: dict[Future[ImageTag | None], str] = {pool.submit(one, tag): tag for tag in tags}
+            done, pending = wait(futures, return_when=FIRST_EXCEPTION)
+            for future in pending:
+                future.cancel()
+            for future in done:
+                error = future.exception()
+                if error is not None:
+                    raise error
+            return {futures[f]: f.result() for f in done}
+
+    def _fetch_tag(
+        self,
+        repository: str,
+        tag: str,
+        platforms: tuple[Platform, ...],
+        need_created: bool,
+        refresh: bool,
+        known_digest: str | None,
+    ) -> ImageTag | None:
+        record: ManifestRecord | None = None
+        if refresh:
+            digest = self._head_digest(repository, tag)
+            record = self.cache.manifest(digest) if digest else None
+            if record is None:
+                record = self._get_manifest(repository, tag)
+        else:
+            record = self.cache.manifest(known_digest) if known_digest else None
+            if record is None:
+                record = self._get_manifest(repository, tag)
+        self.cache.store_tag_digests(self.api_url, repository, {tag: record.digest})
+        if record.kind is ManifestKind.IMAGE:
+            if need_created and not record.config_read:
+                record = self._read_config(repository, record)
+            return _none_if_excluded(self._image_answer(tag, record, platforms, need_created))
+        chosen = matching_children(record.children, platforms)
+        if not chosen:
+            return None
+        if not need_created:
+            return ImageTag(tag, digest=record.digest)
+        children = {child.digest: self._child_record(repository, child) for child in chosen}
+        return self._index_answer(tag, record, children, platforms)
+
+    def _child_record(self, repository: str, child: IndexChild) -> ManifestRecord:
+        # Two tags of one scan often share children; a per-digest lock makes the
+        # second wait for the first instead of fetching the same manifest twice.
+        with self._records_lock:
+            gate = self._inflight.setdefault(child.digest, threading.Lock())
+        with gate:
+            record = self.cache.manifest(child.digest)
+            if record is None:
+                record = self._get_manifest(repository, child.digest)
+            if record.kind is ManifestKind.IMAGE and not record.config_read:
+                record = self._read_config(repository, record)
+            return record
+
+    @staticmethod
+    def _image_answer(
+        tag: str, record: ManifestRecord, platforms: tuple[Platform, ...], need_created: bool
+    ) -> ImageTag | object:
+        if need_created and record.platform is not None and not any_matches(platforms, record.platform):
+            return _EXCLUDED
+        return ImageTag(tag, created=record.created, digest=record.digest)
+
+    @staticmethod
+    def _index_answer(
+        tag: str, record: ManifestRecord, children: dict[str, ManifestRecord], platforms: tuple[Platform, ...]
+    ) -> ImageTag | None:
+        times = {digest: child.created for digest, child in children.items()}
+        matched, created = newest_matching_created(record.children, times, platforms)
+        return ImageTag(tag, created=created, digest=record.digest) if matched else None
+
+    # -- HTTP -------------------------------------------------------------------------
+
+    def _get(
+        self, url: str, repository: str, subject: str, *, method: str = "GET", accept: str | None = None
+    ) -> httpx.Response:
+        headers = {"Accept": accept} if accept else None
+        response = self._transport.request(
+            method, url, scope=repository_scope(repository), subject=subject, headers=headers
+        )
+        if response.status_code == 404:
+            raise NotFoundError(f"registry {self.registry}: {subject} not found")
+        if response.status_code >= 400 or response.status_code < 200:
+            raise RegistryError(
+                f"registry {self.registry}: {method} {subject} answered HTTP {response.status_code}"
+            )
+        return response
+
+    def _head_digest(self, repository: str, tag: str) -> str | None:
+        response = self._get(
+            f"{self.api_url}/v2/{repository}/manifests/{tag}",
+            repository,
+            f"tag '{tag}' of repository '{repository}'",
+            method="HEAD",
+            accept=MANIFEST_ACCEPT,
+        )
+        digest: str | None = response.headers.get("docker-content-digest")
+        return digest
+
+    def _get_manifest(self, repository: str, reference: str) -> ManifestRecord:
+        """GET a manifest by tag or digest, parse it, and cache the record."""
+        what = f"manifest '{reference}' of repository '{repository}'"
+        response = self._get(
+            f"{self.api_url}/v2/{repository}/manifests/{reference}", repository, what, accept=MANIFEST_ACCEPT
+        )
+        body_digest = "sha256:" + hashlib.sha256(response.content).hexdigest()
+        if reference.startswith("sha256:") and reference != body_digest:
+            raise RegistryError(f"registry {self.registry}: {what} does not match its digest")
+        digest = (
+            reference
+            if reference.startswith("sha256:")
+            else (response.headers.get("docker-content-digest") or body_digest)
+        )
+        body = json_object(response, what)
+        record = parse_manifest(digest, body, response.headers.get("content-type", ""))
+        self.cache.store_manifest(record)
+        return record
+
+    def _read_config(self, repository: str, record: ManifestRecord) -> ManifestRecord:
+        """Fetch an image's config blob for its creation time and platform, and cache the result."""
+        if record.config_digest is None:
+            updated = ManifestRecord(record.digest, record.kind, None, None, None, (), config_read=True)
+        else:
+            what = f"config blob {record.config_digest} of repository '{repository}'"
+            response = self._get(
+                f"{self.api_url}/v2/{repository}/blobs/{record.config_digest}", repository, what
+            )
+            if record.config_digest.startswith("sha256:") and (
+                "sha256:" + hashlib.sha256(response.content).hexdigest() != record.config_digest
+            ):
+                raise RegistryError(f"registry {self.registry}: {what} does not match its digest")
+            config = json_object(response, what)
+            updated = ManifestRecord(
+                record.digest,
+                record.kind,
+                record.config_digest,
+                created=parse_created(config.get("created")),
+                platform=platform_from_json(config),
+                config_read=True,
+            )
+        self.cache.store_manifest(updated)
+        return updated
+
+
+_EXCLUDED = object()
+
+
+def _none_if_excluded(answer: ImageTag | object) -> ImageTag | None:
+    return answer if isinstance(answer, ImageTag) else None
+
+
+def _shaped(tag: ImageTag, need_created: bool, need_digest: bool) -> ImageTag:
+    return ImageTag(tag.name, tag.created if need_created else None, tag.digest if need_digest else None)

@@ -1,0 +1,298 @@
+"""HTTP plumbing for the registry client: URLs, retries, pacing, authentication, pagination.
+
+Every request the client makes goes through :meth:`Transport.request`, which
+
+1. paces it (rate limit, bounded concurrency) and counts it;
+2. retries 429, 5xx, timeouts and connection errors with exponential backoff,
+   honouring ``Retry-After``, logging each retry at WARNING;
+3. answers a 401 by learning the registry's auth scheme and retrying once.
+
+Credentials travel only in ``Authorization`` headers: never in URLs, log lines
+or exception text.
+"""
+
+from __future__ import annotations
+
+import email.utils
+import ipaddress
+import json
+import logging
+import re
+import threading
+import time
+from collections.abc import Callable, Mapping
+from datetime import UTC, datetime
+from typing import Any
+
+import httpx
+
+from ferry.errors import AuthenticationError, ConfigError, RegistryError, RegistryUnavailable
+from ferry.registry.auth import Authenticator
+from ferry.registry.ratelimit import Throttle
+
+logger = logging.getLogger("ferry.registry")
+
+BACKOFF_BASE = 0.2
+BACKOFF_CAP = 5.0
+#: A ``Retry-After`` longer than this is not slept through inside one cycle: the
+#: call fails with :class:`RegistryUnavailable` carrying the hint, and the task
+#: layer reschedules instead of holding a worker for minutes.
+MAX_RETRY_AFTER = 60.0
+
+_LINK = re.compile(r"<([^>]*)>((?:\s*;\s*[^;,]+)*)")
+
+
+def is_loopback(host: str) -> bool:
+    """True for ``localhost`` and loopback addresses, where plain HTTP is acceptable.
+
+    >>> [is_loopback(h) for h in ("127.0.0.1", "localhost", "::1", "reg.example")]
+    [True, True, True, False]
+    """
+    if host.lower() in ("localhost", "localhost.localdomain") or host.lower().endswith(".localhost"):
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
+def normalise_api_url(api_url: str, *, insecure: bool) -> str:
+    """Turn ``registries.conf``'s ``api_url`` into a base URL without a trailing slash.
+
+    A bare host gets ``http://`` when it is a loopback address and ``https://``
+    otherwise. An explicit ``http://`` is refused unless the host is loopback or
+    the registry is marked ``insecure``, so that credentials never cross a
+    network in clear text by accident.
+
+    >>> normalise_api_url("127.0.0.1:5000", insecure=False)
+    'http://127.0.0.1:5000'
+    >>> normalise_api_url("reg.example/", insecure=False)
+    'https://reg.example'
+    >>> normalise_api_url("http://reg.example:5000", insecure=True)
+    'http://reg.example:5000'
+    """
+    text = api_url.strip().rstrip("/")
+    if not text:
+        raise ConfigError("registry api_url is empty", key="api_url")
+    if "://" not in text:
+        host = httpx.URL(f"http://{text}").host
+        text = f"{'http' if is_loopback(host) else 'https'}://{text}"
+    try:
+        url = httpx.URL(text)
+    except httpx.InvalidURL as exc:
+        raise ConfigError(f"invalid registry api_url '{api_url}': {exc}", key="api_url") from exc
+    if url.scheme not in ("http", "https") or not url.host:
+        raise ConfigError(
+            f"invalid registry api_url '{api_url}': expected http(s)://host[:port]", key="api_url"
+        )
+    if url.username or url.password:
+        raise ConfigError("registry api_url must not contain credentials; use 'credentials'", key="api_url")
+    if url.scheme == "http" and not (insecure or is_loopback(url.host)):
+        raise ConfigError(
+            f"registry api_url '{api_url}' uses plain http, "
+            "which is allowed only for loopback hosts or with insecure: true",
+            key="api_url",
+        )
+    if url.path.rstrip("/").endswith("/v2"):
+        text = text[: -len("/v2")]
+    return text
+
+
+def parse_retry_after(value: str | None, *, now: datetime | None = None) -> float | None:
+    """Seconds to wait from a ``Retry-After`` header: delta-seconds or an HTTP date.
+
+    >>> parse_retry_after("3")
+    3.0
+    >>> parse_retry_after("Wed, 21 Oct 2015 07:28:10 GMT", now=datetime(2015, 10, 21, 7, 28, 0, tzinfo=UTC))
+    10.0
+    >>> parse_retry_after("soon") is None
+    True
+    """
+    if value is None or not value.strip():
+        return None
+    text = value.strip()
+    if text.isdigit():
+        return float(text)
+    try:
+        when = email.utils.parsedate_to_datetime(text)
+    except (TypeError, ValueError):
+        return None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=UTC)
+    return max(0.0, (when - (now or datetime.now(UTC))).total_seconds())
+
+
+def next_link(values: list[str], base: httpx.URL) -> str | None:
+    """The ``rel="next"`` target of RFC 5988 ``Link`` headers, resolved against ``base``.
+
+    >>> next_link(['</v2/a/tags/list?last=b&n=2>; rel="next"'], httpx.URL("http://r:5000/v2/a/tags/list"))
+    'http://r:5000/v2/a/tags/list?last=b&n=2'
+    >>> next_link(['<https://x/p2>; rel="prev", <https://x/p3>; rel=next'], httpx.URL("https://x/p1"))
+    'https://x/p3'
+    """
+    for value in values:
+        for match in _LINK.finditer(value):
+            params = match.group(2)
+            for param in params.split(";"):
+                name, _, raw = param.strip().partition("=")
+                if name.strip().lower() == "rel" and "next" in raw.strip().strip('"').lower().split():
+                    return str(base.join(match.group(1).strip()))
+    return None
+
+
+def redact(url: httpx.URL | str) -> str:
+    """A URL fit for logs: no user info."""
+    parsed = httpx.URL(str(url))
+    return str(parsed.copy_with(username=None, password=None)) if parsed.userinfo else str(parsed)
+
+
+class Transport:
+    """Sends requests to one registry (and its token service) with pacing, retries and auth."""
+
+    def __init__(
+        self,
+        base_url: str,
+        *,
+        username: str | None,
+        password: str | None,
+        insecure: bool,
+        limit: float | None,
+        max_concurrency: int,
+        timeout: float,
+        max_attempts: int,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        if max_attempts < 1:
+            raise ValueError(f"max_attempts must be at least 1, got {max_attempts}")
+        self.base_url = base_url
+        self.registry = httpx.URL(base_url).netloc.decode("ascii")
+        self.max_attempts = max_attempts
+        self.throttle = Throttle(limit, max_concurrency)
+        self._sleep = sleep
+        self._count_lock = threading.Lock()
+        self.request_count = 0
+        self._http = httpx.Client(
+            timeout=httpx.Timeout(timeout),
+            verify=not insecure,
+            follow_redirects=True,
+            limits=httpx.Limits(
+                max_connections=max_concurrency + 2, max_keepalive_connections=max_concurrency
+            ),
+            headers={"User-Agent": "ferry-registry-client"},
+        )
+        self.auth = Authenticator(
+            self.registry, username=username, password=password, fetch_token=self._fetch_token
+        )
+
+    def close(self) -> None:
+        """Close pooled connections."""
+        self._http.close()
+
+    def request(
+        self,
+        method: str,
+        url: str,
+        *,
+        scope: str,
+        subject: str,
+        headers: Mapping[str, str] | None = None,
+    ) -> httpx.Response:
+        """Send with auth: on a 401, learn the scheme and retry once; a second refusal raises.
+
+        Args:
+            method: HTTP method.
+            url: Absolute URL.
+            scope: Token scope this request needs (``""`` for registry-wide calls).
+            subject: What is accessed, for error messages, e.g. "repository 'a/b'".
+            headers: Extra headers (``Accept``).
+
+        Raises:
+            AuthenticationError: 401/403 after authenticating (never shows the password).
+            RegistryUnavailable: retries exhausted.
+        """
+        retried_auth = False
+        while True:
+            sent = dict(headers or {})
+            authorization = self.auth.authorization(scope)
+            if authorization is not None:
+                sent["Authorization"] = authorization
+            response = self.send(method, url, headers=sent)
+            if response.status_code == 401 and not retried_auth:
+                retried_auth = True
+                if self.auth.on_unauthorized(response, scope, subject):
+                    continue
+            if response.status_code in (401, 403):
+                who = "anonymous access" if not self.auth.has_credentials else "the configured credentials"
+                raise AuthenticationError(
+                    f"registry {self.registry} refused {who} for {subject} (HTTP {response.status_code})"
+                )
+            return response
+
+    def send(
+        self,
+        method: str,
+        url: str,
+        *,
+        headers: Mapping[str, str] | None = None,
+        params: Mapping[str, str] | None = None,
+    ) -> httpx.Response:
+        """One logical request: paced, counted, retried on 429/5xx/timeouts/connection errors."""
+        shown = redact(httpx.URL(url, params=params) if params else url)
+        for attempt in range(1, self.max_attempts + 1):
+            retry_after: float | None = None
+            cause: Exception | None = None
+            try:
+                with self.throttle.slot():
+                    with self._count_lock:
+                        self.request_count += 1
+                    response = self._http.request(method, url, headers=headers, params=params)
+            except httpx.UnsupportedProtocol as exc:
+                raise RegistryError(f"{method} {shown}: {exc}") from exc
+            except httpx.TransportError as exc:
+                cause = exc
+                failure = f"failed ({type(exc).__name__})"
+            else:
+                if response.status_code != 429 and response.status_code < 500:
+                    return response
+                failure = f"answered {response.status_code}"
+                retry_after = parse_retry_after(response.headers.get("retry-after"))
+            if attempt == self.max_attempts:
+                raise RegistryUnavailable(
+                    f"{method} {shown} {failure}; gave up after {attempt} attempts", retry_after=retry_after
+                ) from cause
+            delay = (
+                retry_after
+                if retry_after is not None
+                else min(BACKOFF_CAP, BACKOFF_BASE * 2 ** (attempt - 1))
+            )
+            if delay > MAX_RETRY_AFTER:
+                raise RegistryUnavailable(
+                    f"{method} {shown} {failure} and asks to wait {delay:.0f}s", retry_after=delay
+                ) from cause
+            logger.warning(
+                "%s %s %s; retry %d/%d in %.1fs",
+                method,
+                shown,
+                failure,
+                attempt,
+                self.max_attempts - 1,
+                delay,
+            )
+            self._sleep(delay)
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    def _fetch_token(
+        self, realm: str, params: Mapping[str, str], headers: Mapping[str, str]
+    ) -> httpx.Response:
+        return self.send("GET", realm, headers=headers, params=params)
+
+
+def json_object(response: httpx.Response, what: str) -> dict[str, Any]:
+    """Decode a JSON object body, or raise RegistryError naming ``what``."""
+    try:
+        body = json.loads(response.content)
+    except ValueError as exc:
+        raise RegistryError(f"{what}: the registry sent invalid JSON") from exc
+    if not isinstance(body, dict):
+        raise RegistryError(f"{what}: expected a JSON object")
+    return body

@@ -1,0 +1,443 @@
+"""Start, list and stop named local Kubernetes clusters built from the real control plane.
+
+A cluster is etcd, kube-apiserver, kube-controller-manager, kube-scheduler and
+kwok (playing kubelet for one fake node), all on free loopback ports, with its
+own CA and an admin client certificate. Its state lives in
+``<state_root>/<name>/``; ``cluster.json`` there records ports and PIDs so a
+later ``status`` or ``down`` (another process, another day) finds it.
+
+Clusters start in phases across all names at once (every etcd, then every
+apiserver, then the rest), so three clusters come up in about the time of one
+plus the CPU they share.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import re
+import shutil
+import ssl
+import time
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+from ferry.errors import ClusterUnavailable, ConfigError, FerryError
+from ferry.sandbox import components
+from ferry.sandbox.api import AdminApi
+from ferry.sandbox.build import kwok_stages_path, require_binaries
+from ferry.sandbox.components import ClusterLayout, ClusterPorts
+from ferry.sandbox.crds import install_crds
+from ferry.sandbox.kubeconfig import KubeconfigEntry, write_component_kubeconfig, write_kubeconfig
+from ferry.sandbox.pki import ClusterPki, create_cluster_pki
+from ferry.sandbox.processes import ManagedProcess, free_ports, is_running, log_tail, spawn, stop
+from ferry.sandbox.versions import CLUSTER_TOOLS, KUBERNETES_VERSION
+
+logger = logging.getLogger(__name__)
+
+DEFAULT_CLUSTERS: tuple[str, ...] = ("dev", "staging", "production")
+STATE_FILE = "cluster.json"
+#: Shutdown order: clients of the apiserver first, etcd last.
+_STOP_ORDER = ("kwok", "kube-scheduler", "kube-controller-manager", "kube-apiserver", "etcd")
+_NAME = re.compile(r"^[a-z0-9]([-a-z0-9]{0,30}[a-z0-9])?$")
+
+
+def default_state_root() -> Path:
+    """Return ``$FERRY_SANDBOX_DIR`` or ``~/.cache/ferry/sandbox``."""
+    configured = os.environ.get("FERRY_SANDBOX_DIR")
+    if configured:
+        return Path(configured).expanduser()
+    cache_home = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(cache_home) / "ferry" / "sandbox"
+
+
+@dataclass(frozen=True, slots=True)
+class Cluster:
+    """One running (or recorded) sandbox cluster.
+
+    Attributes:
+        name: Cluster name; also its kubeconfig context.
+        server: ``https://127.0.0.1:<port>``.
+        state_dir: Its directory (certificates, etcd data, logs, ``cluster.json``).
+        ports: Every loopback port it uses.
+        processes: Its component processes, in start order.
+        kubernetes_version: The control-plane version it runs.
+    """
+
+    name: str
+    server: str
+    state_dir: Path
+    ports: ClusterPorts
+    processes: tuple[ManagedProcess, ...]
+    kubernetes_version: str = KUBERNETES_VERSION
+
+    @property
+    def context(self) -> str:
+        """The kubeconfig context that reaches this cluster."""
+        return self.name
+
+    @property
+    def pki(self) -> ClusterPki:
+        """Its certificate and key files."""
+        return ClusterPki.in_directory(self.state_dir / "pki")
+
+    def kubeconfig_entry(self) -> KubeconfigEntry:
+        """Return what a kubeconfig needs to reach this cluster as admin."""
+        pki = self.pki
+        return KubeconfigEntry(self.name, self.server, pki.ca_cert, pki.admin_cert, pki.admin_key)
+
+    def admin_api(self) -> AdminApi:
+        """Open a small admin REST client (close it, or use it as a context manager)."""
+        pki = self.pki
+        return AdminApi(self.server, pki.ca_cert, pki.admin_cert, pki.admin_key)
+
+    def running(self) -> dict[str, bool]:
+        """Return, per component, whether its process is alive."""
+        return {process.component: is_running(process) for process in self.processes}
+
+    def to_json(self) -> dict[str, Any]:
+        """Serialise for ``cluster.json``."""
+        return {
+            "name": self.name,
+            "server": self.server,
+            "state_dir": str(self.state_dir),
+            "ports": asdict(self.ports),
+            "processes": [asdict(process) for process in self.processes],
+            "kubernetes_version": self.kubernetes_version,
+        }
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> Cluster:
+        """Inverse of :meth:`to_json`."""
+        return cls(
+            name=data["name"],
+            server=data["server"],
+            state_dir=Path(data["state_dir"]),
+            ports=ClusterPorts(**data["ports"]),
+            processes=tuple(ManagedProcess(**process) for process in data["processes"]),
+            kubernetes_version=data.get("kubernetes_version", KUBERNETES_VERSION),
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class Sandbox:
+    """Running clusters and the kubeconfig with one context per cluster.
+
+    This is what the test fixtures hand out and what the sync engine needs:
+    ``sandbox.kubeconfig`` plus ``sandbox.context("dev")``.
+    """
+
+    clusters: tuple[Cluster, ...]
+    kubeconfig: Path
+    state_root: Path
+
+    @property
+    def contexts(self) -> dict[str, str]:
+        """Map cluster name to kubeconfig context."""
+        return {cluster.name: cluster.context for cluster in self.clusters}
+
+    def cluster(self, name: str) -> Cluster:
+        """Return the cluster called ``name``.
+
+        Raises:
+            ConfigError: No cluster has that name.
+        """
+        for cluster in self.clusters:
+            if cluster.name == name:
+                return cluster
+        raise ConfigError(f"no sandbox cluster named {name!r}", key=name)
+
+    def context(self, name: str) -> str:
+        """Return the kubeconfig context of cluster ``name``."""
+        return self.cluster(name).context
+
+
+@dataclass(frozen=True, slots=True)
+class ClusterStatus:
+    """What ``status`` reports for one recorded cluster."""
+
+    name: str
+    server: str
+    healthy: bool
+    components: dict[str, bool]
+    state_dir: Path
+
+
+def up(
+    names: Sequence[str] = DEFAULT_CLUSTERS,
+    *,
+    state_root: Path | None = None,
+    kubeconfig: Path | None = None,
+    bin_dir: Path | None = None,
+    timeout: float = 180.0,
+) -> Sandbox:
+    """Start the named clusters (reusing healthy ones) and write the kubeconfig.
+
+    Args:
+        names: Cluster names (DNS labels); each is also its context name.
+        state_root: Parent of the clusters' state directories; :func:`default_state_root` when ``None``.
+        kubeconfig: Extra path to write the kubeconfig to; it is always written to
+            ``<state_root>/kubeconfig`` too.
+        bin_dir: Binary cache; the default cache when ``None``.
+        timeout: Seconds to wait for each phase (apiserver ready, node and
+            service account present).
+
+    Returns:
+        The running clusters of ``names`` and the kubeconfig path.
+
+    Raises:
+        ToolError: The binaries are not built (no build is attempted here).
+        ConfigError: A name is not a valid DNS label, or repeats.
+        ClusterUnavailable: A component exited or a cluster did not get ready;
+            the message carries the failing component's log tail. Clusters this
+            call started are stopped again before it raises.
+    """
+    root = state_root or default_state_root()
+    _check_names(names)
+    binaries = require_binaries(CLUSTER_TOOLS, bin_dir)
+    root.mkdir(parents=True, exist_ok=True)
+    started_at = time.monotonic()
+
+    reused: list[Cluster] = []
+    layouts: list[ClusterLayout] = []
+    for name in names:
+        existing = _load(root / name)
+        if existing is not None and all(existing.running().values()) and _healthy(existing):
+            logger.info("sandbox cluster %s is already running at %s", name, existing.server)
+            reused.append(existing)
+            continue
+        if existing is not None:
+            stop(_in_stop_order(existing.processes))
+        layouts.append(_prepare(root / name, name))
+
+    fresh: dict[str, Cluster] = {}
+    try:
+        for layout in layouts:
+            etcd = spawn("etcd", components.etcd_command(binaries["etcd"], layout), _log(layout, "etcd"))
+            fresh[layout.name] = _record(layout, (etcd,))
+        for layout in layouts:
+            apiserver = spawn(
+                "kube-apiserver",
+                components.apiserver_command(binaries["kube-apiserver"], layout),
+                _log(layout, "kube-apiserver"),
+            )
+            fresh[layout.name] = _record(layout, (*fresh[layout.name].processes, apiserver))
+        for layout in layouts:
+            _wait_ready(fresh[layout.name], timeout)
+        for layout in layouts:
+            others = (
+                spawn(
+                    "kube-controller-manager",
+                    components.controller_manager_command(binaries["kube-controller-manager"], layout),
+                    _log(layout, "kube-controller-manager"),
+                ),
+                spawn(
+                    "kube-scheduler",
+                    components.scheduler_command(binaries["kube-scheduler"], layout),
+                    _log(layout, "kube-scheduler"),
+                ),
+                spawn(
+                    "kwok",
+                    components.kwok_command(binaries["kwok"], layout, kwok_stages_path(bin_dir)),
+                    _log(layout, "kwok"),
+                ),
+            )
+            fresh[layout.name] = _record(layout, (*fresh[layout.name].processes, *others))
+        for cluster in fresh.values():
+            with cluster.admin_api() as api:
+                api.create("/api/v1/nodes", components.kwok_node())
+                install_crds(api, timeout=timeout)
+        for cluster in fresh.values():
+            _wait_populated(cluster, timeout)
+    except (FerryError, OSError):
+        for cluster in fresh.values():
+            stop(_in_stop_order(cluster.processes))
+        raise
+
+    if fresh:
+        logger.info("started sandbox clusters %s in %.1f s", ", ".join(fresh), time.monotonic() - started_at)
+    by_name = {cluster.name: cluster for cluster in (*reused, *fresh.values())}
+    clusters = tuple(by_name[name] for name in names)
+    written = _write_kubeconfigs(root, kubeconfig)
+    return Sandbox(clusters, written, root)
+
+
+def load(state_root: Path | None = None) -> list[Cluster]:
+    """Return every cluster recorded under ``state_root``, sorted by name."""
+    root = state_root or default_state_root()
+    if not root.is_dir():
+        return []
+    found = [_load(child) for child in sorted(root.iterdir()) if child.is_dir()]
+    return [cluster for cluster in found if cluster is not None]
+
+
+def status(state_root: Path | None = None) -> list[ClusterStatus]:
+    """Report each recorded cluster: its server, whether it answers, and which processes live."""
+    report: list[ClusterStatus] = []
+    for cluster in load(state_root):
+        running = cluster.running()
+        healthy = all(running.values()) and _healthy(cluster)
+        report.append(ClusterStatus(cluster.name, cluster.server, healthy, running, cluster.state_dir))
+    return report
+
+
+def down(
+    names: Sequence[str] | None = None,
+    *,
+    state_root: Path | None = None,
+    keep: bool = False,
+    timeout: float = 20.0,
+) -> list[str]:
+    """Stop clusters by PID (process groups) and delete their data unless ``keep``.
+
+    Args:
+        names: Clusters to stop; every recorded one when ``None``.
+        state_root: Where they are recorded.
+        keep: Keep the state directories (certificates, etcd data, logs).
+        timeout: Seconds each component gets to exit on SIGTERM before SIGKILL.
+
+    Returns:
+        The names of the clusters that were stopped.
+    """
+    root = state_root or default_state_root()
+    wanted = set(names) if names is not None else None
+    stopped: list[str] = []
+    for cluster in load(root):
+        if wanted is not None and cluster.name not in wanted:
+            continue
+        killed = stop(_in_stop_order(cluster.processes), timeout=timeout)
+        if killed:
+            logger.warning(
+                "sandbox %s: %s ignored SIGTERM and was killed",
+                cluster.name,
+                ", ".join(process.component for process in killed),
+            )
+        if not keep:
+            shutil.rmtree(cluster.state_dir, ignore_errors=True)
+        stopped.append(cluster.name)
+    _write_kubeconfigs(root, None)
+    return stopped
+
+
+def _check_names(names: Sequence[str]) -> None:
+    if not names:
+        raise ConfigError("no cluster names given")
+    for name in names:
+        if not _NAME.match(name):
+            raise ConfigError(
+                "a sandbox cluster name must be a lowercase DNS label of at most 32 characters", key=name
+            )
+    if len(set(names)) != len(names):
+        raise ConfigError(f"cluster names repeat: {', '.join(names)}")
+
+
+def _prepare(state_dir: Path, name: str) -> ClusterLayout:
+    # A fresh start always begins from an empty directory: stale etcd data from
+    # another CA would be unreadable by the new apiserver's service-account keys.
+    shutil.rmtree(state_dir, ignore_errors=True)
+    state_dir.mkdir(parents=True, mode=0o700)
+    pki = create_cluster_pki(state_dir / "pki", name)
+    layout = ClusterLayout(name, state_dir, ClusterPorts.from_list(free_ports(6)), pki)
+    entry = KubeconfigEntry(name, layout.server, pki.ca_cert, pki.admin_cert, pki.admin_key)
+    write_component_kubeconfig(layout.component_kubeconfig, entry)
+    return layout
+
+
+def _record(layout: ClusterLayout, processes: tuple[ManagedProcess, ...]) -> Cluster:
+    """Write ``cluster.json`` after every spawn, so a crash mid-start still leaves PIDs to stop."""
+    cluster = Cluster(layout.name, layout.server, layout.state_dir, layout.ports, processes)
+    staging = layout.state_dir / f".{STATE_FILE}.tmp"
+    staging.write_text(json.dumps(cluster.to_json(), indent=2), encoding="utf-8")
+    os.replace(staging, layout.state_dir / STATE_FILE)
+    return cluster
+
+
+def _load(state_dir: Path) -> Cluster | None:
+    try:
+        data = json.loads((state_dir / STATE_FILE).read_text(encoding="utf-8"))
+        return Cluster.from_json(data)
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+
+
+def _log(layout: ClusterLayout, component: str) -> Path:
+    return layout.log_dir / f"{component}.log"
+
+
+def _in_stop_order(processes: Sequence[ManagedProcess]) -> list[ManagedProcess]:
+    rank = {component: index for index, component in enumerate(_STOP_ORDER)}
+    return sorted(processes, key=lambda process: rank.get(process.component, -1))
+
+
+def _healthy(cluster: Cluster) -> bool:
+    try:
+        api = cluster.admin_api()
+    except (OSError, ssl.SSLError):
+        # Certificates gone or unreadable (a half-deleted state dir): not usable.
+        return False
+    with api:
+        return api.healthy()
+
+
+def _check_alive(cluster: Cluster) -> None:
+    for process in cluster.processes:
+        if not is_running(process):
+            raise ClusterUnavailable(
+                f"sandbox {cluster.name}: {process.component} exited during start-up; "
+                f"last lines of {process.log}:\n{log_tail(process.log)}"
+            )
+
+
+def _wait_ready(cluster: Cluster, timeout: float) -> None:
+    deadline = time.monotonic() + timeout
+    with cluster.admin_api() as api:
+        while not api.healthy():
+            _check_alive(cluster)
+            if time.monotonic() >= deadline:
+                apiserver_log = cluster.state_dir / "logs" / "kube-apiserver.log"
+                raise ClusterUnavailable(
+                    f"sandbox {cluster.name}: kube-apiserver not ready after {timeout:.0f} s; "
+                    f"last lines of its log:\n{log_tail(apiserver_log)}"
+                )
+            time.sleep(0.25)
+
+
+def _wait_populated(cluster: Cluster, timeout: float) -> None:
+    """Wait for what every client assumes: the default namespace, its service account, a Ready node."""
+    with cluster.admin_api() as api:
+        api.wait_for("/api/v1/namespaces/default", lambda _: True, timeout=timeout, what="namespace default")
+        api.wait_for(
+            "/api/v1/namespaces/default/serviceaccounts/default",
+            lambda _: True,
+            timeout=timeout,
+            what=f"{cluster.name}: service account default/default",
+        )
+        api.wait_for(
+            f"/api/v1/nodes/{components.KWOK_NODE_NAME}",
+            _node_ready,
+            timeout=timeout,
+            what=f"{cluster.name}: kwok node {components.KWOK_NODE_NAME} Ready",
+        )
+    _check_alive(cluster)
+
+
+def _node_ready(node: dict[str, Any]) -> bool:
+    conditions = node.get("status", {}).get("conditions", [])
+    return any(c.get("type") == "Ready" and c.get("status") == "True" for c in conditions)
+
+
+def _write_kubeconfigs(root: Path, extra: Path | None) -> Path:
+    """Write one kubeconfig for every recorded cluster, at the root and at ``extra``."""
+    entries = [cluster.kubeconfig_entry() for cluster in load(root) if cluster.pki.admin_cert.exists()]
+    default_path = root / "kubeconfig"
+    if not entries:
+        default_path.unlink(missing_ok=True)
+        return default_path
+    write_kubeconfig(default_path, entries)
+    if extra is not None:
+        write_kubeconfig(extra, entries)
+        return extra
+    return default_path

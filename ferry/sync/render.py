@@ -1,0 +1,348 @@
+"""Render an Application at a revision into Kubernetes manifests: Helm, Kustomize or plain YAML.
+
+The deploy repo is checked out at the revision in the cached clone, and the
+tree is copied to a scratch directory so that the clone's lock is released
+before the tools run and so that ``kustomize edit`` (which rewrites the
+kustomization, as Argo CD does) never dirties the cache. Helm and kustomize are
+the real binaries: the sandbox builds them into ``~/.cache/ferry/bin``.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import logging
+import os
+import re
+import shutil
+import subprocess
+import tempfile
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from ferry.argocd.application import Application, ApplicationSource, HelmSource, KustomizeSource
+from ferry.errors import ConfigError, ToolError
+from ferry.sandbox.build import binary_path
+from ferry.sync.source import merge_overrides
+from ferry.update.current import SourceType, override_paths, repo_path, source_type
+from ferry.vcs.clone import WorkingClone
+from ferry.vcs.paths import resolve_inside
+
+logger = logging.getLogger(__name__)
+
+_MANIFEST_SUFFIXES = (".yaml", ".yml", ".json")
+_TOOL_TIMEOUT = 120.0
+
+
+@dataclass(frozen=True, slots=True)
+class Tools:
+    """Paths of the ``helm`` and ``kustomize`` binaries."""
+
+    helm: Path
+    kustomize: Path
+
+
+def find_tools() -> Tools:
+    """``$FERRY_HELM``/``$FERRY_KUSTOMIZE``, else the sandbox's built binaries, else ``PATH``."""
+
+    def locate(name: str) -> Path:
+        configured = os.environ.get(f"FERRY_{name.upper()}")
+        if configured:
+            return Path(configured)
+        built = binary_path(name)
+        if built.is_file():
+            return built
+        found = shutil.which(name)
+        return Path(found) if found else built
+
+    return Tools(helm=locate("helm"), kustomize=locate("kustomize"))
+
+
+@dataclass(frozen=True, slots=True)
+class Rendered:
+    """Manifests of one app at one commit.
+
+    Attributes:
+        revision: The commit SHA rendered.
+        source: The effective source (spec merged with the override files).
+        source_type: Helm, Kustomize or a plain directory.
+        manifests: The objects, in the order the tool produced them.
+    """
+
+    revision: str
+    source: ApplicationSource
+    source_type: SourceType
+    manifests: tuple[dict[str, Any], ...]
+
+
+@dataclass(frozen=True, slots=True)
+class _RevisionView:
+    clone: WorkingClone
+    revision: str
+
+    def read(self, path: str) -> bytes | None:
+        return self.clone.read(path, revision=self.revision)
+
+
+def resolve_revision(clone: WorkingClone, revision: str) -> str:
+    """A branch, tag or SHA as a full SHA; ``HEAD`` means the remote's default branch, as in Argo CD."""
+    if revision in ("", "HEAD"):
+        revision = clone.default_branch()
+    return clone.resolve(revision)
+
+
+def render_application(
+    app: Application, clone: WorkingClone, revision: str | None = None, tools: Tools | None = None
+) -> Rendered:
+    """Check out ``revision`` (default ``targetRevision``) and render the app's manifests.
+
+    Raises:
+        NotFoundError: The revision does not exist.
+        ConfigError: The source or an override file is invalid (names the file).
+        ToolError: helm or kustomize failed (carries their stderr).
+    """
+    tools = tools or find_tools()
+    sha = resolve_revision(clone, revision or app.source.target_revision)
+    view = _RevisionView(clone, sha)
+    kind = source_type(app, view)
+    app_override, shared_override = override_paths(app)
+    source = merge_overrides(
+        app.source, [(shared_override, view.read(shared_override)), (app_override, view.read(app_override))]
+    )
+    if source.chart:
+        raise ConfigError(
+            "charts from a Helm repository are not supported; keep the chart in Git",
+            application=app.name,
+            key="spec.source.chart",
+        )
+    with tempfile.TemporaryDirectory(prefix="ferry-render-") as scratch:
+        root = Path(scratch) / "repo"
+        clone.checkout(sha)
+        shutil.copytree(clone.path, root, ignore=shutil.ignore_patterns(".git"), symlinks=True)
+        directory = resolve_inside(root, repo_path(source.path) or ".")
+        if not directory.is_dir():
+            raise ConfigError(
+                f"path {source.path!r} does not exist at {sha[:12]}",
+                application=app.name,
+                key="spec.source.path",
+            )
+        if kind is SourceType.HELM:
+            text = _helm_template(
+                app, source.helm or HelmSource(), root, directory, tools.helm, Path(scratch)
+            )
+            origin = "helm template"
+        elif kind is SourceType.KUSTOMIZE:
+            text = _kustomize_build(source.kustomize, directory, tools.kustomize)
+            origin = "kustomize build"
+        else:
+            return Rendered(sha, source, kind, tuple(_directory_manifests(app, source, directory)))
+    return Rendered(sha, source, kind, tuple(parse_manifests(text, origin=f"{app.name}: {origin}")))
+
+
+def parse_manifests(text: str, *, origin: str) -> list[dict[str, Any]]:
+    """Split a multi-document YAML stream into objects; ``kind: *List`` documents are flattened.
+
+    >>> [m["kind"] for m in parse_manifests("kind: A\\napiVersion: v1\\n---\\n# empty\\n", origin="t")]
+    ['A']
+    """
+    try:
+        documents = list(yaml.safe_load_all(text))
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"rendered output is not YAML: {exc}", source=origin) from exc
+    objects: list[dict[str, Any]] = []
+    for document in documents:
+        if document is None:
+            continue
+        if not isinstance(document, dict):
+            raise ConfigError("a rendered document is not a mapping", source=origin)
+        if str(document.get("kind", "")).endswith("List") and isinstance(document.get("items"), list):
+            objects.extend(item for item in document["items"] if isinstance(item, dict))
+            continue
+        if not document.get("apiVersion") or not document.get("kind"):
+            raise ConfigError("a rendered object has no apiVersion or kind", source=origin)
+        objects.append(document)
+    return objects
+
+
+def helm_arguments(
+    release: str, namespace: str, helm: HelmSource, chart: Path, extra_values_file: Path | None
+) -> list[str]:
+    """The ``helm template`` argument list Argo CD builds: value files, inline values, then parameters.
+
+    >>> from ferry.argocd.application import HelmParameterSpec
+    >>> helm = HelmSource(valueFiles=("values-dev.yaml",), parameters=(
+    ...     HelmParameterSpec(name="image.tag", value="v3", forceString=True),
+    ...     HelmParameterSpec(name="replicas", value="2")))
+    >>> helm_arguments("app", "ns", helm, Path("/c"), None)  # doctest: +NORMALIZE_WHITESPACE
+    ['template', 'app', '/c', '--namespace', 'ns', '--include-crds', '--values', '/c/values-dev.yaml',
+     '--set-string', 'image.tag=v3', '--set', 'replicas=2']
+    """
+    args = ["template", release, str(chart), "--namespace", namespace, "--include-crds"]
+    for value_file in helm.value_files:
+        args += ["--values", str(chart / value_file)]
+    if extra_values_file is not None:
+        args += ["--values", str(extra_values_file)]
+    for parameter in helm.parameters:
+        flag = "--set-string" if parameter.force_string else "--set"
+        args += [flag, f"{parameter.name}={parameter.value}"]
+    return args
+
+
+def _helm_template(
+    app: Application, helm: HelmSource, root: Path, chart: Path, binary: Path, scratch: Path
+) -> str:
+    kept: list[str] = []
+    for value_file in helm.value_files:
+        path = resolve_inside(root, repo_path(str(chart.relative_to(root)), value_file))
+        if path.is_file():
+            kept.append(str(path))  # absolute: helm_arguments' chart / value_file keeps it as is
+        elif not helm.ignore_missing_value_files:
+            raise ConfigError(
+                f"value file {value_file!r} does not exist",
+                application=app.name,
+                key="spec.source.helm.valueFiles",
+            )
+    helm = helm.model_copy(update={"value_files": tuple(kept)})
+    inline: Path | None = None
+    values = (
+        helm.values_object
+        if helm.values_object is not None
+        else (yaml.safe_load(helm.values) if helm.values else None)
+    )
+    if values:
+        inline = scratch / "inline-values.yaml"
+        inline.write_text(yaml.safe_dump(values), encoding="utf-8")
+    home = scratch / "helm-home"
+    env = {
+        **os.environ,
+        "HELM_CACHE_HOME": str(home / "cache"),
+        "HELM_CONFIG_HOME": str(home / "config"),
+        "HELM_DATA_HOME": str(home / "data"),
+    }
+    release = helm.release_name or app.name
+    namespace = app.spec.destination.namespace or "default"
+    return _run([str(binary), *helm_arguments(release, namespace, helm, chart, inline)], cwd=chart, env=env)
+
+
+def kustomize_edits(options: KustomizeSource) -> list[list[str]]:
+    """The ``kustomize edit`` commands Argo CD runs for the Application's kustomize options.
+
+    >>> kustomize_edits(KustomizeSource(namePrefix="dev-", images=("nginx=nginx:1.27",),
+    ...                                 commonLabels={"team": "a"}))  # doctest: +NORMALIZE_WHITESPACE
+    [['edit', 'set', 'nameprefix', '--', 'dev-'], ['edit', 'set', 'image', 'nginx=nginx:1.27'],
+     ['edit', 'add', 'label', '--force', 'team:a']]
+    """
+    edits: list[list[str]] = []
+    if options.name_prefix:
+        edits.append(["edit", "set", "nameprefix", "--", options.name_prefix])
+    if options.name_suffix:
+        edits.append(["edit", "set", "namesuffix", "--", options.name_suffix])
+    if options.namespace:
+        edits.append(["edit", "set", "namespace", "--", options.namespace])
+    if options.images:
+        edits.append(["edit", "set", "image", *options.images])
+    if options.common_labels:
+        edits.append(
+            [
+                "edit",
+                "add",
+                "label",
+                "--force",
+                ",".join(f"{k}:{v}" for k, v in sorted(options.common_labels.items())),
+            ]
+        )
+    if options.common_annotations:
+        edits.append(
+            [
+                "edit",
+                "add",
+                "annotation",
+                "--force",
+                ",".join(f"{k}:{v}" for k, v in sorted(options.common_annotations.items())),
+            ]
+        )
+    return edits
+
+
+def _kustomize_build(options: KustomizeSource | None, directory: Path, binary: Path) -> str:
+    for edit in kustomize_edits(options or KustomizeSource()):
+        _run([str(binary), *edit], cwd=directory)
+    return _run([str(binary), "build", "."], cwd=directory)
+
+
+def expand_braces(pattern: str) -> list[str]:
+    """Expand ``{a,b}`` alternatives the way Argo CD's include/exclude globs allow.
+
+    >>> expand_braces("{app.yaml,svc/*.yml}")
+    ['app.yaml', 'svc/*.yml']
+    """
+    match = re.search(r"\{([^{}]*)\}", pattern)
+    if not match:
+        return [pattern]
+    head, tail = pattern[: match.start()], pattern[match.end() :]
+    return [
+        expanded for option in match.group(1).split(",") for expanded in expand_braces(head + option + tail)
+    ]
+
+
+def _glob_matches(patterns: str | None, relative: str) -> bool:
+    if not patterns:
+        return False
+    name = relative.rsplit("/", 1)[-1]
+    return any(
+        fnmatch.fnmatchcase(relative, p) or fnmatch.fnmatchcase(name, p) for p in expand_braces(patterns)
+    )
+
+
+def directory_files(
+    directory: Path, *, recurse: bool, include: str | None, exclude: str | None
+) -> Iterator[Path]:
+    """Manifest files of a plain-directory source, sorted; dotfiles (the override files) are skipped."""
+    candidates = directory.rglob("*") if recurse else directory.glob("*")
+    for path in sorted(candidates):
+        relative = path.relative_to(directory).as_posix()
+        if any(part.startswith(".") for part in relative.split("/")):
+            continue
+        if not path.is_file() or path.suffix not in _MANIFEST_SUFFIXES:
+            continue
+        if include and not _glob_matches(include, relative):
+            continue
+        if _glob_matches(exclude, relative):
+            continue
+        yield path
+
+
+def _directory_manifests(
+    app: Application, source: ApplicationSource, directory: Path
+) -> list[dict[str, Any]]:
+    options = source.directory
+    objects: list[dict[str, Any]] = []
+    for path in directory_files(
+        directory,
+        recurse=bool(options and options.recurse),
+        include=options.include if options else None,
+        exclude=options.exclude if options else None,
+    ):
+        text = path.read_text(encoding="utf-8")
+        objects.extend(parse_manifests(text, origin=f"{app.name}: {path.relative_to(directory)}"))
+    return objects
+
+
+def _run(command: list[str], *, cwd: Path, env: dict[str, str] | None = None) -> str:
+    tool = Path(command[0]).name
+    try:
+        done = subprocess.run(
+            command, cwd=cwd, env=env, capture_output=True, text=True, check=False, timeout=_TOOL_TIMEOUT
+        )
+    except FileNotFoundError as exc:
+        raise ToolError(f"{tool} is not installed at {command[0]} (run `ferry sandbox build`)") from exc
+    except subprocess.TimeoutExpired as exc:
+        raise ToolError(f"{tool} {' '.join(command[1:3])} timed out after {_TOOL_TIMEOUT:.0f} s") from exc
+    if done.returncode != 0:
+        raise ToolError(
+            f"{tool} {' '.join(command[1:3])} failed (exit {done.returncode}): {done.stderr.strip()}"
+        )
+    return done.stdout

@@ -1,0 +1,118 @@
+"""The Application source as Argo CD's repo-server renders it: the spec plus the override files.
+
+Argo CD's repo-server (``mergeSourceParameters``) marshals ``spec.source`` to
+JSON, applies ``.argocd-source.yaml`` and then ``.argocd-source-<app>.yaml``
+from the source directory as RFC 7386 JSON merge patches, and decodes the
+result with Go's ``encoding/json``. Three consequences are reproduced here:
+
+* lists are replaced wholesale: an override's ``helm.parameters`` replaces the
+  spec's parameters rather than adding to them;
+* ``null`` in an override deletes the key;
+* struct field names match case-insensitively, which is why Image Updater's
+  ``forcestring: true`` (yaml.v2's lower-casing) still means ``forceString``.
+
+``repoURL``, ``path``, ``targetRevision`` and ``chart`` can never be changed by
+an override: the repo-server restores them afterwards, and so does Ferry.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import yaml
+from pydantic import ValidationError
+
+from ferry.argocd.application import ApplicationSource
+from ferry.errors import ConfigError
+
+#: The JSON names of ApplicationSource's struct fields, per nested struct. Keys of
+#: user data (``valuesObject``, ``commonLabels``) are maps in Go and keep their case.
+_STRUCT_FIELDS: dict[str, tuple[str, ...]] = {
+    "source": ("repoURL", "path", "targetRevision", "chart", "helm", "kustomize", "directory"),
+    "helm": ("releaseName", "valueFiles", "values", "valuesObject", "parameters", "ignoreMissingValueFiles"),
+    "parameters": ("name", "value", "forceString"),
+    "kustomize": ("images", "namePrefix", "nameSuffix", "commonLabels", "commonAnnotations", "namespace"),
+    "directory": ("recurse", "include", "exclude"),
+}
+_NESTED = {"helm", "kustomize", "directory"}
+_PINNED = ("repoURL", "path", "targetRevision", "chart")
+
+
+def merge_patch(target: Any, patch: Any) -> Any:
+    """Apply an RFC 7386 JSON merge patch; neither argument is modified.
+
+    >>> merge_patch({"a": {"b": 1, "c": 2}, "l": [1, 2]}, {"a": {"b": None, "d": 3}, "l": [9]})
+    {'a': {'c': 2, 'd': 3}, 'l': [9]}
+    >>> merge_patch({"a": 1}, "scalar")
+    'scalar'
+    """
+    if not isinstance(patch, dict):
+        return patch
+    result = dict(target) if isinstance(target, dict) else {}
+    for key, value in patch.items():
+        if value is None:
+            result.pop(key, None)
+        else:
+            result[key] = merge_patch(result.get(key), value)
+    return result
+
+
+def _fold_case(data: Any, struct: str) -> Any:
+    """Rename keys of a Go struct's JSON to their canonical spelling, as ``encoding/json`` matches them."""
+    if not isinstance(data, dict):
+        return data
+    canonical = {name.lower(): name for name in _STRUCT_FIELDS[struct]}
+    folded: dict[str, Any] = {}
+    for key, value in data.items():
+        name = canonical.get(str(key).lower(), str(key))
+        if name in _NESTED:
+            value = _fold_case(value, name)
+        elif name == "parameters" and isinstance(value, list):
+            value = [_fold_case(item, "parameters") for item in value]
+        folded[name] = value
+    return folded
+
+
+def _source_json(source: ApplicationSource) -> dict[str, Any]:
+    dumped: dict[str, Any] = source.model_dump(by_alias=True, exclude_none=True, mode="json")
+    return dumped
+
+
+def merge_overrides(
+    source: ApplicationSource, overrides: list[tuple[str, bytes | None]]
+) -> ApplicationSource:
+    """Apply the override files, in order, to ``source`` as the repo-server does.
+
+    Args:
+        source: ``spec.source`` of the Application.
+        overrides: ``(repo path, content or None)``, shared file first, then the app's own.
+
+    Raises:
+        ConfigError: A file is not a YAML mapping or yields an invalid source; the
+            error names the file.
+    """
+    merged = _source_json(source)
+    for path, content in overrides:
+        if content is None:
+            continue
+        try:
+            patch = yaml.safe_load(content.decode("utf-8"))
+        except (UnicodeDecodeError, yaml.YAMLError) as exc:
+            raise ConfigError(f"cannot parse override file: {exc}", source=path) from exc
+        if patch is None:
+            continue
+        if not isinstance(patch, dict):
+            raise ConfigError("override file must hold a mapping", source=path)
+        merged = merge_patch(merged, _fold_case(patch, "source"))
+        for pinned in _PINNED:
+            merged.pop(pinned, None)
+        merged.update({k: v for k, v in _source_json(source).items() if k in _PINNED})
+        try:
+            ApplicationSource.model_validate(merged)
+        except ValidationError as exc:
+            first = exc.errors()[0]
+            where = ".".join(str(p) for p in first["loc"])
+            raise ConfigError(
+                f"override makes the source invalid: {where}: {first['msg']}", source=path
+            ) from exc
+    return ApplicationSource.model_validate(merged)

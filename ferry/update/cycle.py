@@ -1,0 +1,316 @@
+"""One image update cycle over many Applications.
+
+The cycle is split so the Prefect layer can make each step a retrying task:
+:meth:`Updater.plan` detects one application's updates (registry reads, repo
+reads), :meth:`Updater.write` commits every planned change of one repository
+and pushes once. :meth:`Updater.run_cycle` composes them for the CLI. One
+application's failure is recorded in its outcome and never stops the others.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from enum import StrEnum
+from pathlib import Path
+
+from ferry.argocd.annotations import DEFAULT_COMMIT_MESSAGE, ImageSettings, parse_updater_settings
+from ferry.argocd.application import Application, load_applications
+from ferry.config import FerryConfig
+from ferry.credentials import CredentialResolver
+from ferry.errors import ConfigError, FerryError
+from ferry.registry.cache import MetadataCache
+from ferry.update.current import SourceType, current_image, source_type, write_target_path
+from ferry.update.detect import detect_image
+from ferry.update.edits import build_edit
+from ferry.update.message import ImageChange, render_template
+from ferry.update.registries import RegistryPool
+from ferry.update.repos import RepoPool
+from ferry.vcs.writeback import CommitAuthor, PlannedCommit, write_back
+
+log = logging.getLogger("ferry.updater")
+
+
+def _error_text(exc: BaseException) -> str:
+    return f"{type(exc).__name__}: {exc}"
+
+
+class UpdateStatus(StrEnum):
+    UPDATED = "updated"
+    UNCHANGED = "unchanged"
+    DRY_RUN = "dry-run"
+    SKIPPED = "skipped"
+    ERROR = "error"
+
+
+@dataclass(frozen=True, slots=True)
+class AppPlan:
+    """What one application needs: the image changes and the commit that writes them."""
+
+    app: str
+    repo_url: str
+    base_branch: str | None
+    write_branch: str | None
+    target: str
+    changes: tuple[ImageChange, ...]
+    commit: PlannedCommit | None
+    credentials: str | None = None  # the write-back-method's secret reference, if any
+
+
+@dataclass(frozen=True, slots=True)
+class AppOutcome:
+    """The result for one application, as shown in the CLI's JSON and the flow's artifact."""
+
+    app: str
+    status: UpdateStatus
+    changes: tuple[ImageChange, ...] = ()
+    repo: str | None = None
+    branch: str | None = None
+    target: str | None = None
+    commit: str | None = None
+    error: str | None = None
+
+    def as_dict(self) -> dict[str, object]:
+        return {
+            "app": self.app,
+            "status": self.status.value,
+            "repo": self.repo,
+            "branch": self.branch,
+            "target": self.target,
+            "commit": self.commit,
+            "error": self.error,
+            "changes": [
+                {"alias": c.alias, "image": c.image, "old_tag": c.old_tag, "new_tag": c.new_tag}
+                for c in self.changes
+            ],
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class WriteGroup:
+    """Plans that go out in one push: same repository, same base and write branch."""
+
+    repo_url: str
+    base_branch: str | None
+    write_branch: str | None
+    plans: tuple[AppPlan, ...]
+
+    def failed(self, exc: BaseException) -> list[AppOutcome]:
+        return [
+            AppOutcome(
+                p.app,
+                UpdateStatus.ERROR,
+                p.changes,
+                self.repo_url,
+                self.write_branch or self.base_branch,
+                p.target,
+                error=_error_text(exc),
+            )
+            for p in self.plans
+        ]
+
+
+def group_plans(plans: Sequence[AppPlan]) -> list[WriteGroup]:
+    """Group the plans that have something to commit by repository and branches, keeping their order."""
+    groups: dict[tuple[str, str | None, str | None], list[AppPlan]] = {}
+    for plan in plans:
+        if plan.commit is not None:
+            groups.setdefault((plan.repo_url, plan.base_branch, plan.write_branch), []).append(plan)
+    return [WriteGroup(url, base, branch, tuple(items)) for (url, base, branch), items in groups.items()]
+
+
+def unchanged_outcomes(plans: Sequence[AppPlan]) -> list[AppOutcome]:
+    """Outcomes for the plans with nothing to commit."""
+    return [
+        AppOutcome(p.app, UpdateStatus.UNCHANGED, repo=p.repo_url, target=p.target)
+        for p in plans
+        if p.commit is None
+    ]
+
+
+@dataclass(frozen=True, slots=True)
+class CycleReport:
+    """Counters plus the change list, like Image Updater's result."""
+
+    outcomes: tuple[AppOutcome, ...]
+
+    def count(self, status: UpdateStatus) -> int:
+        return sum(1 for o in self.outcomes if o.status is status)
+
+    @property
+    def errors(self) -> int:
+        return self.count(UpdateStatus.ERROR)
+
+    @property
+    def images_updated(self) -> int:
+        return sum(len(o.changes) for o in self.outcomes if o.status is UpdateStatus.UPDATED)
+
+
+@dataclass
+class Updater:
+    """Holds the per-cycle pools (registry clients, repository clones) for one config."""
+
+    config: FerryConfig
+    resolver: CredentialResolver = field(default_factory=CredentialResolver)
+    refresh: bool = False
+
+    def __post_init__(self) -> None:
+        if self.resolver.base_dir == Path("."):
+            self.resolver.base_dir = Path(self.config.base_dir)
+        cache = self.config.cache_path
+        self.registries = RegistryPool(self.config, self.resolver, MetadataCache(cache / "registry"))
+        self.repos = RepoPool(self.config, self.resolver, cache / "repos")
+
+    def close(self) -> None:
+        self.registries.close()
+        self.repos.close()
+
+    def __enter__(self) -> Updater:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # -- loading ---------------------------------------------------------------------------------
+    def applications(self, names: Sequence[str] | None = None) -> tuple[list[Application], list[ConfigError]]:
+        apps, errors = load_applications(self.config.applications_dir)
+        if names:
+            missing = sorted(set(names) - {a.name for a in apps})
+            errors.extend(ConfigError("no such Application", application=n) for n in missing)
+            apps = [a for a in apps if a.name in names]
+        return apps, errors
+
+    # -- detection -------------------------------------------------------------------------------
+    def plan(self, app: Application) -> AppPlan | None:
+        """Detect the updates one application needs; None when it has no ``image-list``."""
+        try:
+            settings = parse_updater_settings(app)
+        except ConfigError as exc:
+            raise exc.located(source=app.source_file) from exc
+        if settings is None:
+            return None
+        wb = settings.write_back
+        base = wb.base_branch or (
+            None if app.source.target_revision == "HEAD" else app.source.target_revision
+        )
+        view = self.repos.view(wb.repository, base, wb.credentials)
+        kind = source_type(app, view)
+        if kind is SourceType.DIRECTORY:
+            raise ConfigError("only Helm and Kustomize applications can be updated", application=app.name)
+        target = write_target_path(app, settings, view)
+        changed: list[tuple[ImageSettings, ImageChange]] = []
+        for image in settings.images:
+            try:
+                current = current_image(app, view, image, kind, target, wb.target_kind)
+                change = detect_image(self.registries, image, current, kind=kind, refresh=self.refresh)
+            except ConfigError as exc:
+                raise exc.located(application=app.name, source=app.source_file) from exc
+            if change is not None:
+                changed.append((image, change))
+        if not changed:
+            return AppPlan(app.name, wb.repository, base, None, target, (), None, wb.credentials)
+        changes = [c for _, c in changed]
+        message = render_template(
+            self.config.commit.message or DEFAULT_COMMIT_MESSAGE, app_name=app.name, changes=changes
+        )
+        commit = PlannedCommit(
+            key=app.name, message=message, edits=(build_edit(wb.target_kind, kind, target, changed),)
+        )
+        write_branch = (
+            render_template(wb.write_branch, app_name=app.name, changes=changes) if wb.write_branch else None
+        )
+        return AppPlan(
+            app.name, wb.repository, base, write_branch, target, tuple(changes), commit, wb.credentials
+        )
+
+    # -- write-back ------------------------------------------------------------------------------
+    def write_group(self, group: WriteGroup, *, dry_run: bool = False) -> list[AppOutcome]:
+        """Commit one group's plans and push once; raises when the whole push fails."""
+        author = CommitAuthor(self.config.commit.author_name, self.config.commit.author_email)
+        clone = self.repos.clone(group.repo_url, group.plans[0].credentials)
+        commits = [p.commit for p in group.plans if p.commit is not None]
+        result = write_back(
+            clone,
+            base_branch=group.base_branch,
+            write_branch=group.write_branch,
+            commits=commits,
+            author=author,
+            max_attempts=self.config.push_attempts,
+            dry_run=dry_run,
+        )
+        outcomes = []
+        for plan in group.plans:
+            common = {"repo": group.repo_url, "branch": result.branch, "target": plan.target}
+            if plan.app in result.errors:
+                outcomes.append(
+                    AppOutcome(
+                        plan.app,
+                        UpdateStatus.ERROR,
+                        plan.changes,
+                        error=_error_text(result.errors[plan.app]),
+                        **common,
+                    )
+                )
+                continue
+            sha = result.commits.get(plan.app)
+            if dry_run:
+                status = UpdateStatus.DRY_RUN
+            else:
+                status = UpdateStatus.UPDATED if sha else UpdateStatus.UNCHANGED
+            if sha:
+                log.info("Committing %d parameter update(s) for application %s", len(plan.changes), plan.app)
+            outcomes.append(AppOutcome(plan.app, status, plan.changes, commit=sha, **common))
+        return outcomes
+
+    # -- whole cycle -----------------------------------------------------------------------------
+    def run_cycle(
+        self,
+        names: Sequence[str] | None = None,
+        *,
+        dry_run: bool = False,
+        plan_step: Callable[[Application], AppPlan | None] | None = None,
+        write_step: Callable[[WriteGroup], list[AppOutcome]] | None = None,
+    ) -> CycleReport:
+        """Plan every application, then write each repository's plans in one push.
+
+        The Prefect flow passes its tasks as ``plan_step``/``write_step`` so each
+        step shows and retries on its own; the CLI uses the methods directly.
+        Any exception of one application, even an unexpected one, becomes that
+        application's error outcome and the cycle goes on.
+        """
+        plan_step = plan_step or self.plan
+        write_step = write_step or (lambda group: self.write_group(group, dry_run=dry_run))
+        apps, load_errors = self.applications(names)
+        outcomes = [
+            AppOutcome(e.application or e.source or "?", UpdateStatus.ERROR, error=str(e))
+            for e in load_errors
+        ]
+        plans: list[AppPlan] = []
+        for app in apps:
+            try:
+                plan = plan_step(app)
+            except Exception as exc:  # noqa: BLE001 - one app's failure, whatever it is, must not stop the others
+                self._log_failure(f"application {app.name}", exc)
+                outcomes.append(AppOutcome(app.name, UpdateStatus.ERROR, error=_error_text(exc)))
+                continue
+            if plan is None:
+                outcomes.append(AppOutcome(app.name, UpdateStatus.SKIPPED, error="no image-list annotation"))
+            else:
+                plans.append(plan)
+        outcomes.extend(unchanged_outcomes(plans))
+        for group in group_plans(plans):
+            try:
+                outcomes.extend(write_step(group))
+            except Exception as exc:  # noqa: BLE001 - a failed push fails only its repository's applications
+                self._log_failure(f"write-back to {group.repo_url}", exc)
+                outcomes.extend(group.failed(exc))
+        order = {a.name: i for i, a in enumerate(apps)}
+        return CycleReport(tuple(sorted(outcomes, key=lambda o: order.get(o.app, -1))))
+
+    @staticmethod
+    def _log_failure(what: str, exc: BaseException) -> None:
+        if isinstance(exc, FerryError):
+            log.error("%s: %s", what, exc)
+        else:
+            log.exception("%s failed unexpectedly", what, exc_info=exc)

@@ -1,0 +1,330 @@
+"""A locked working clone: fetch, read, check out, commit, push and revert.
+
+Clones come from :class:`ferry.vcs.cache.RepoCache`. Every git process runs with
+prompts disabled and literal pathspecs; networked ones also get the short-lived
+credential environment of :func:`ferry.vcs.credentials.git_environment`.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from types import TracebackType
+from typing import Any
+
+from git import Repo
+from git.exc import BadName, GitCommandError
+
+from ferry.errors import ConfigError, FerryError, GitError, NotFoundError
+from ferry.vcs.credentials import GitCredentials, git_environment, scrub
+from ferry.vcs.failures import PushVerdict, judge_push, translate
+from ferry.vcs.paths import normalize_repo_path, resolve_inside
+from ferry.vcs.publish import publish
+
+__all__ = ["CommitAuthor", "CommitInfo", "WorkingClone"]
+
+
+# Every git process: no prompts (a worker must fail, not hang) and paths taken literally,
+# so a file named "*.yaml" or ":(top)x" from configuration means exactly that file.
+BASE_ENV = {"GIT_TERMINAL_PROMPT": "0", "GIT_LITERAL_PATHSPECS": "1"}
+
+
+@dataclass(frozen=True, slots=True)
+class CommitAuthor:
+    """Who write-back commits are attributed to; used as both author and committer."""
+
+    name: str
+    email: str
+
+
+@dataclass(frozen=True, slots=True)
+class CommitInfo:
+    """One commit as :meth:`WorkingClone.log` reports it."""
+
+    sha: str
+    message: str
+    author_name: str
+    author_email: str
+    authored_at: datetime
+    parents: tuple[str, ...]
+
+
+class WorkingClone:
+    """One locked working clone. Obtain it from :meth:`RepoCache.open`; close it to unlock.
+
+    Not thread-safe: one worker drives one clone at a time (the flock guarantees
+    no other worker holds it meanwhile). Local branches are scratch space; the
+    truth is always the remote, re-fetched before every write.
+    """
+
+    def __init__(
+        self,
+        url: str,
+        path: Path,
+        repo: Repo,
+        credentials: GitCredentials | None,
+        known_hosts: Path,
+        lock_fd: int,
+    ) -> None:
+        self.url = url
+        self.path = path
+        self._repo = repo
+        self._credentials = credentials
+        self._known_hosts = known_hosts
+        self._lock_fd: int | None = lock_fd
+        repo.git.update_environment(**BASE_ENV)
+
+    def __repr__(self) -> str:
+        return f"WorkingClone(url={scrub(self.url)!r}, path={str(self.path)!r})"
+
+    def __enter__(self) -> WorkingClone:
+        return self
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.close()
+
+    def close(self) -> None:
+        """Stop GitPython's helper processes and release the lock. Safe to call twice."""
+        self._repo.close()
+        if self._lock_fd is not None:
+            os.close(self._lock_fd)  # closing the descriptor drops the flock
+            self._lock_fd = None
+
+    # -- remote -----------------------------------------------------------------
+
+    @contextmanager
+    def _network(self) -> Iterator[None]:
+        with (
+            git_environment(self.url, self._credentials, known_hosts=self._known_hosts) as env,
+            self._repo.git.custom_environment(**env),
+        ):
+            yield
+
+    def fetch(self) -> None:
+        """Bring every remote branch and tag up to date (pruning deleted ones)."""
+        try:
+            with self._network():
+                self._repo.git.fetch("--prune", "--prune-tags", "--tags", "--force", "origin")
+        except GitCommandError as exc:
+            raise translate(exc, f"fetch {self.url}", self._credentials) from None
+
+    def default_branch(self) -> str:
+        """The branch the remote's HEAD points at, as of the clone (or the last time it was missing)."""
+        ref = "refs/remotes/origin/HEAD"
+        target = self._git_quiet("symbolic-ref", "--quiet", ref)
+        if target is None:
+            try:
+                with self._network():
+                    self._repo.git.remote("set-head", "origin", "--auto")
+            except GitCommandError as exc:
+                error = translate(exc, f"find the default branch of {self.url}", self._credentials)
+                if not isinstance(error, GitError):
+                    raise error from None  # auth or network trouble, not an empty repo
+                raise NotFoundError(f"{scrub(self.url)} has no default branch (is it empty?)") from None
+            target = self._git_quiet("symbolic-ref", "--quiet", ref)
+        if target is None:
+            raise NotFoundError(f"{scrub(self.url)} has no default branch (is it empty?)")
+        return target.removeprefix("refs/remotes/origin/")
+
+    def remote_head(self, branch: str) -> str | None:
+        """The SHA of ``branch`` on the remote as of the last fetch, or None if it does not exist."""
+        return self._git_quiet("rev-parse", "--verify", "--quiet", f"refs/remotes/origin/{branch}^{{commit}}")
+
+    def push_branch(self, branch: str) -> PushVerdict:
+        """Push the local ``branch`` to the same name on the remote. Never forced."""
+        refspec = f"refs/heads/{branch}:refs/heads/{branch}"
+        try:
+            with self._network():
+                infos = self._repo.remote("origin").push(refspec=refspec, no_verify=True)
+        except GitCommandError as exc:
+            error = translate(exc, f"push {branch} to {self.url}", self._credentials)
+            if error.retryable:  # lost the race (or the remote blinked): the loop fetches and retries
+                return PushVerdict(False, True, str(error))
+            raise error from None
+        stderr = scrub(str(getattr(infos, "error", "") or ""), self._credentials)
+        return judge_push(list(infos), stderr)
+
+    # -- local ------------------------------------------------------------------
+
+    def _git(self, *args: str, **kwargs: Any) -> str:
+        try:
+            return str(self._repo.git.execute(["git", *args], **kwargs))
+        except GitCommandError as exc:
+            raise translate(exc, f"git {args[0]} in {self.path}", self._credentials) from None
+
+    def _status(self, *args: str) -> tuple[int, str]:
+        """Run a query that answers with its exit status as much as its output."""
+        status, out, _ = self._repo.git.execute(
+            ["git", *args], with_exceptions=False, with_extended_output=True
+        )
+        return int(status), str(out).strip()
+
+    def _git_quiet(self, *args: str) -> str | None:
+        """The output of a query, or None when it exits non-zero or prints nothing."""
+        status, out = self._status(*args)
+        return (out or None) if status == 0 else None
+
+    def resolve(self, revision: str) -> str:
+        """Turn a remote branch name, tag or (abbreviated) SHA into a full commit SHA.
+
+        Remote branches win over local ones: local branches in a cache clone are scratch.
+        """
+        if not revision or revision.startswith("-"):
+            raise ConfigError(f"revision {revision!r} is not a branch, tag or commit")
+        for candidate in (f"refs/remotes/origin/{revision}", f"refs/tags/{revision}", revision):
+            sha = self._git_quiet("rev-parse", "--verify", "--quiet", f"{candidate}^{{commit}}")
+            if sha:
+                return sha
+        raise NotFoundError(f"revision {revision!r} not found in {scrub(self.url)}")
+
+    def head_sha(self) -> str:
+        """The SHA of the commit checked out now."""
+        sha = self._git_quiet("rev-parse", "--verify", "--quiet", "HEAD^{commit}")
+        if sha is None:
+            raise NotFoundError(f"{scrub(self.url)} has no commits checked out")
+        return sha
+
+    def checkout(self, revision: str) -> str:
+        """Check out a branch, tag or SHA detached, with a clean work tree; return its SHA."""
+        sha = self.resolve(revision)
+        self._git("checkout", "--force", "--detach", sha)
+        self._git("clean", "-ffdx")
+        return sha
+
+    def reset_branch(self, branch: str, start: str) -> None:
+        """Point local ``branch`` at ``start`` and make the work tree exactly that commit."""
+        self._git("checkout", "--force", "--no-track", "-B", branch, start)
+        self._git("clean", "-ffdx")
+
+    def discard_changes(self) -> None:
+        """Throw away uncommitted edits: the work tree goes back to HEAD."""
+        self._git("reset", "--hard", "--quiet", "HEAD")
+        self._git("clean", "-ffdx")
+
+    def commit_all(self, message: str, author: CommitAuthor) -> str | None:
+        """Stage everything and commit it; None (and no commit) when the tree did not change."""
+        self._git("add", "--all")
+        if self._status("diff", "--cached", "--quiet")[0] == 1:
+            env = {
+                "GIT_AUTHOR_NAME": author.name,
+                "GIT_AUTHOR_EMAIL": author.email,
+                "GIT_COMMITTER_NAME": author.name,
+                "GIT_COMMITTER_EMAIL": author.email,
+            }
+            self._git(
+                "commit",
+                "--quiet",
+                "--no-verify",
+                "--no-gpg-sign",
+                "--cleanup=verbatim",
+                "-m",
+                message,
+                env={**BASE_ENV, **env},
+            )
+            return self.head_sha()
+        return None
+
+    def read(self, path: str, revision: str | None = None) -> bytes | None:
+        """The bytes of ``path`` in the work tree (or at ``revision``); None when it does not exist.
+
+        Raises:
+            UnsafePathError: the path would leave the repository.
+        """
+        if revision is None:
+            file = resolve_inside(self.path, path)
+            if not file.exists():
+                return None
+            if not file.is_file():
+                raise ConfigError("is not a regular file", key=path)
+            return file.read_bytes()
+        normalized = normalize_repo_path(path)
+        sha = self.resolve(revision)
+        try:
+            blob = self._repo.commit(sha).tree / normalized
+        except KeyError:
+            return None
+        except BadName as exc:
+            raise NotFoundError(f"revision {revision!r} not found in {scrub(self.url)}") from exc
+        if blob.type != "blob":
+            raise ConfigError(f"is not a file at {revision}", key=path)
+        data: bytes = blob.data_stream.read()
+        return data
+
+    def log(
+        self, path: str | None = None, *, revision: str | None = None, max_count: int = 20
+    ) -> list[CommitInfo]:
+        """The newest ``max_count`` commits reachable from ``revision`` (default HEAD), touching ``path``."""
+        rev = self.resolve(revision) if revision else self.head_sha()
+        paths = [normalize_repo_path(path)] if path else []
+        return [
+            CommitInfo(
+                sha=commit.hexsha,
+                message=str(commit.message),
+                author_name=str(commit.author.name),
+                author_email=str(commit.author.email),
+                authored_at=commit.authored_datetime,
+                parents=tuple(parent.hexsha for parent in commit.parents),
+            )
+            for commit in self._repo.iter_commits(rev, paths=paths, max_count=max_count)
+        ]
+
+    def revert(
+        self,
+        shas: Sequence[str],
+        message: str,
+        author: CommitAuthor,
+        *,
+        branch: str | None = None,
+        max_attempts: int = 5,
+        dry_run: bool = False,
+    ) -> str | None:
+        """Revert ``shas`` (applied in the order given: pass newest first) in ONE commit, and push it.
+
+        Uses the same fetch/reset/apply/push loop as :func:`~ferry.vcs.writeback.write_back`.
+
+        Args:
+            shas: the commits to undo; each must be on ``branch``.
+            message: the revert commit's message.
+            author: author and committer.
+            branch: the branch to revert on; None for the remote's default branch.
+            max_attempts: pushes to try before giving up with GitPushRejected.
+            dry_run: commit locally but push nothing.
+
+        Returns:
+            The new commit's SHA, or None when the reverts change nothing (already reverted).
+        """
+
+        def apply() -> str | None:
+            for sha in shas:
+                full = self.resolve(sha)
+                if self._status("merge-base", "--is-ancestor", full, "HEAD")[0] != 0:
+                    raise NotFoundError(f"commit {sha} is not on the branch being reverted")
+                mainline = ["-m", "1"] if len(self._repo.commit(full).parents) > 1 else []
+                try:
+                    self._git("revert", "--no-commit", "--no-edit", *mainline, full)
+                except FerryError as exc:
+                    self._git_quiet("revert", "--abort")
+                    self.discard_changes()
+                    raise GitError(f"reverting {sha} conflicts with later changes: {exc}") from None
+            return self.commit_all(message, author)
+
+        published = publish(
+            self,
+            base_branch=branch,
+            write_branch=None,
+            build=apply,
+            max_attempts=max_attempts,
+            dry_run=dry_run,
+        )
+        return published.outcome
+
+    def check_branch_name(self, branch: str) -> None:
+        """Refuse a branch name git would not accept (it comes from an annotation template)."""
+        if branch.startswith("-") or self._git_quiet("check-ref-format", "--branch", branch) is None:
+            raise ConfigError(f"{branch!r} is not a valid branch name", key="git-branch")

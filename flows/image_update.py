@@ -1,0 +1,102 @@
+"""Stage 1 of the pipeline: detect new images and write them back to the deploy repo."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from prefect import flow
+from prefect.artifacts import create_table_artifact
+from prefect.events import emit_event
+from prefect.states import Completed, Failed, State
+
+from blocks.loader import load_block_secret
+from ferry.config import load_config
+from ferry.credentials import CredentialResolver
+from ferry.update.cycle import AppOutcome, CycleReport, Updater, UpdateStatus
+from flows.logging import forward_ferry_logs
+from tasks.image_update import detect_updates, write_back
+
+IMAGE_UPDATED_EVENT = "ferry.image.updated"
+
+
+def application_resource(app: str) -> dict[str, str]:
+    """The Prefect event resource that stands for one Argo CD Application."""
+    return {"prefect.resource.id": f"ferry.application.{app}", "prefect.resource.name": app}
+
+
+def emit_image_updated(outcome: AppOutcome) -> None:
+    """Announce one committed update; ``sync-dev`` and ``release`` trigger on it."""
+    emit_event(
+        event=IMAGE_UPDATED_EVENT,
+        resource=application_resource(outcome.app),
+        payload={
+            "application": outcome.app,
+            "repo": outcome.repo,
+            "branch": outcome.branch,
+            "commit": outcome.commit,
+            "target": outcome.target,
+            "images": [
+                {"alias": c.alias, "image": c.image, "old_tag": c.old_tag, "new_tag": c.new_tag}
+                for c in outcome.changes
+            ],
+        },
+    )
+
+
+def changes_table(report: CycleReport) -> list[dict[str, Any]]:
+    rows = []
+    for o in report.outcomes:
+        for c in o.changes or [None]:
+            rows.append(
+                {
+                    "app": o.app,
+                    "status": o.status.value,
+                    "image": c.image if c else "",
+                    "old": (c.old_tag or "") if c else "",
+                    "new": c.new_tag if c else "",
+                    "commit": o.commit or "",
+                    "error": o.error or "",
+                }
+            )
+    return rows
+
+
+@flow(name="image-update", description="Detect new image tags in the registries and write them back to Git.")
+def image_update(
+    config: str = "ferry.yaml", apps: list[str] | None = None, dry_run: bool = False
+) -> State[Any]:
+    """Run one Image Updater cycle over the Applications of ``config``.
+
+    Args:
+        config: Path to ``ferry.yaml``.
+        apps: Only these applications (all when empty).
+        dry_run: Detect and report, but commit nothing.
+
+    Returns:
+        A Completed state whose result is one dict per application, or a Failed
+        state with the same result when any application failed.
+    """
+    forward_ferry_logs()
+    cfg = load_config(Path(config))
+    resolver = CredentialResolver(base_dir=Path(cfg.base_dir), block_loader=load_block_secret)
+    with Updater(cfg, resolver=resolver) as updater:
+        report = updater.run_cycle(
+            apps or None,
+            dry_run=dry_run,
+            plan_step=lambda app: detect_updates(updater, app),
+            write_step=lambda group: write_back(updater, group, dry_run),
+        )
+    create_table_artifact(
+        key="image-updates",
+        table=changes_table(report),
+        description=f"Image updates: {report.images_updated} image(s), {report.errors} error(s)",
+    )
+    for outcome in report.outcomes:
+        if outcome.status is UpdateStatus.UPDATED:
+            emit_image_updated(outcome)
+    result = [o.as_dict() for o in report.outcomes]
+    if report.errors:
+        failed = ", ".join(o.app for o in report.outcomes if o.status is UpdateStatus.ERROR)
+        return Failed(message=f"{report.errors} application(s) failed: {failed}", data=result)
+    return Completed(message=f"{report.images_updated} image(s) updated", data=result)

@@ -1,0 +1,40 @@
+#!/usr/bin/env bash
+# Installs everything Ferry needs on a fresh Debian 12 machine, idempotently:
+# Debian packages, a virtualenv at .venv with Ferry and its dev tools, and
+# (through `ferry sandbox build`, once that exists) the Go-built binaries cached
+# under ~/.cache/ferry. A second run only checks and returns in about a second.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+APT_PACKAGES=(git docker-registry buildah skopeo apache2-utils openssh-server ca-certificates)
+missing=()
+for pkg in "${APT_PACKAGES[@]}"; do
+  dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || missing+=("$pkg")
+done
+if ((${#missing[@]})); then
+  echo "bootstrap: installing Debian packages: ${missing[*]}"
+  SUDO=""; [ "$(id -u)" -eq 0 ] || SUDO="sudo"
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${missing[@]}" >/dev/null
+fi
+
+PY=${PYTHON:-python3}
+if [ ! -x .venv/bin/python ]; then
+  echo "bootstrap: creating .venv"
+  "$PY" -m venv .venv
+fi
+# Reinstall only when the dependency list changed.
+stamp=.venv/.ferry-deps-$(sha256sum pyproject.toml | cut -c1-16)
+if [ ! -f "$stamp" ]; then
+  echo "bootstrap: installing Python dependencies"
+  .venv/bin/pip install -q --upgrade pip >/dev/null
+  .venv/bin/pip install -q -e '.[dev]'
+  rm -f .venv/.ferry-deps-*
+  touch "$stamp"
+fi
+
+# Go-built tools (kube-apiserver, etcd, kwok, helm, kustomize) are cached under
+# ~/.cache/ferry/bin; building them is a no-op when the pinned versions are there.
+if [ "${FERRY_SKIP_TOOLS:-0}" != "1" ] && .venv/bin/python -c "import ferry.sandbox.build" 2>/dev/null; then
+  .venv/bin/ferry sandbox build
+fi

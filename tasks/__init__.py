@@ -1,0 +1,1 @@
+"""Thin Prefect tasks over the ferry core: open clients, make one call, return ferry's models."""

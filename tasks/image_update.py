@@ -1,0 +1,36 @@
+"""Tasks of the image update stage."""
+
+from __future__ import annotations
+
+from prefect import task
+from prefect.cache_policies import NO_CACHE
+
+from ferry.argocd.application import Application
+from ferry.update.cycle import AppOutcome, AppPlan, Updater, WriteGroup
+from tasks.retry import RETRIES, RETRY_DELAYS, only_transient
+
+
+@task(
+    name="detect-image-updates",
+    retries=RETRIES,
+    retry_delay_seconds=RETRY_DELAYS,
+    retry_condition_fn=only_transient,
+    cache_policy=NO_CACHE,
+    task_run_name="detect {app.metadata.name}",
+)
+def detect_updates(updater: Updater, app: Application) -> AppPlan | None:
+    """Ask the registry and the deploy repo what ``app`` needs; None when it has no image-list."""
+    return updater.plan(app)
+
+
+@task(
+    name="write-back",
+    retries=RETRIES,
+    retry_delay_seconds=RETRY_DELAYS,
+    retry_condition_fn=only_transient,
+    cache_policy=NO_CACHE,
+    task_run_name="write back to {group.repo_url}",
+)
+def write_back(updater: Updater, group: WriteGroup, dry_run: bool = False) -> list[AppOutcome]:
+    """Commit every plan of one repository and branch, and push once."""
+    return updater.write_group(group, dry_run=dry_run)

@@ -1,0 +1,79 @@
+"""The image_update flow under the Prefect harness: results per app, artifact, events, isolation."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+from prefect.client.orchestration import get_client
+from prefect.events.clients import AssertingEventsClient
+from prefect.events.worker import EventsWorker
+
+from ferry.devenv.seed import application
+from flows.image_update import image_update
+from tests.e2e.seedenv import NEW_BUILD, build_seed
+from tests.fixtures.registry import RunningRegistry
+
+pytestmark = pytest.mark.registry
+
+
+@pytest.fixture
+def captured_events(prefect_harness: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[EventsWorker]:
+    """Capture emitted events in memory with Prefect's own asserting client."""
+    worker = EventsWorker.instance(AssertingEventsClient)
+    monkeypatch.setattr(EventsWorker, "instance", lambda *_: worker)
+    yield worker
+    worker.drain()
+
+
+def emitted(worker: EventsWorker, name: str) -> list[Any]:
+    worker.drain()
+    return [e for e in worker._client.events if e.event == name]  # type: ignore[attr-defined]
+
+
+async def _artifact(key: str) -> Any:
+    async with get_client() as client:
+        from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterKey
+
+        found = await client.read_artifacts(artifact_filter=ArtifactFilter(key=ArtifactFilterKey(any_=[key])))
+        return found[0]
+
+
+def test_flow_reports_each_app_emits_events_and_publishes_artifact(
+    tmp_path: Path, registry: RunningRegistry, prefect_harness: str, captured_events: EventsWorker
+) -> None:
+    seed = build_seed(tmp_path, registry)
+    seed.remove_tag("v3-5a7147")
+    broken = application("dev", seed.layout.repo_url, registry.host, "https://127.0.0.1/dev")
+    broken["metadata"]["name"] = "broken"  # type: ignore[index]
+    broken["metadata"]["annotations"]["argocd-image-updater.argoproj.io/echoserver.update-strategy"] = "bogus"  # type: ignore[index]
+    (seed.layout.applications / "broken.yaml").write_text(yaml.safe_dump(broken))
+    seed.push("v3-5a7147", NEW_BUILD)
+
+    state = image_update(config=str(seed.layout.config), return_state=True)
+
+    assert state.is_failed(), "one application failed, so the run is Failed — after the others were updated"
+    results = {r["app"]: r for r in state.result(raise_on_failure=False)}
+    assert results["broken"]["status"] == "error" and "bogus" in results["broken"]["error"]
+    assert {results[f"app-helm-{e}"]["status"] for e in ("dev", "staging", "production")} == {"updated"}
+
+    updated = emitted(captured_events, "ferry.image.updated")
+    assert sorted(e.resource.id for e in updated) == [
+        "ferry.application.app-helm-dev",
+        "ferry.application.app-helm-production",
+        "ferry.application.app-helm-staging",
+    ]
+    dev = next(e for e in updated if e.resource.id.endswith("dev"))
+    assert dev.payload["commit"] == results["app-helm-dev"]["commit"]
+    assert [i["new_tag"] for i in dev.payload["images"]] == ["v3-5a7147", "v3-5a7147"]
+
+    import anyio
+
+    artifact = anyio.run(_artifact, "image-updates")
+    rows = json.loads(artifact.data) if isinstance(artifact.data, str) else artifact.data
+    assert {(r["app"], r["new"]) for r in rows if r["status"] == "updated"} >= {("app-helm-dev", "v3-5a7147")}
+    assert any(r["app"] == "broken" and r["status"] == "error" for r in rows)
