@@ -35,11 +35,11 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from ferry.devenv.oci import OciPusher  # noqa: E402
+from ferry.devenv.registry import start_registry  # noqa: E402
 from ferry.image.platform import Platform  # noqa: E402
 from ferry.image.tags import ImageTag  # noqa: E402
 from ferry.registry import MetadataCache, RegistryClient  # noqa: E402
-from tests.fixtures.oci import OciPusher  # noqa: E402
-from tests.fixtures.registry import start_registry  # noqa: E402
 from tests.registry.servers import LoopbackProxy  # noqa: E402
 
 REPOSITORY = "bench/echo-server"

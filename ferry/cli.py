@@ -110,6 +110,18 @@ def update(
     raise typer.Exit(1 if report.errors else 0)
 
 
+# Sub-commands of the other capabilities; each module adds its own commands.
+from ferry.sandbox.cli import app as sandbox_app  # noqa: E402
+from ferry.sync.cli import register as register_sync  # noqa: E402
+
+app.add_typer(sandbox_app, name="sandbox", help="Local Kubernetes clusters built from the official sources.")
+register_sync(app)
+
+from ferry.ci.cli import register as register_ci  # noqa: E402
+
+register_ci(app)
+
+
 def main() -> None:
     """Console-script entry point."""
     app()

@@ -16,6 +16,7 @@ from typing import Any
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
+from ferry.ci.rules import BuildRule
 from ferry.errors import ConfigError
 
 _DURATION = re.compile(r"^(\d+)([smhd])$")
@@ -101,10 +102,22 @@ class FerryConfig(_Model):
     registries: tuple[RegistryConfig, ...] = ()
     repositories: tuple[RepositoryConfig, ...] = ()
     clusters: tuple[ClusterConfig, ...] = ()
+    builds: tuple[BuildRule, ...] = Field(
+        default=(), description="CI build rules: source repo refs to build and push (ferry.ci.rules)"
+    )
     commit: CommitConfig = CommitConfig()
     cache_dir: str | None = None
     push_attempts: int = Field(default=5, ge=1, le=50)
     base_dir: str = ""  # set by load_config: the directory of the file
+
+    @field_validator("builds")
+    @classmethod
+    def _unique_build_names(cls, value: tuple[BuildRule, ...]) -> tuple[BuildRule, ...]:
+        names = [rule.name for rule in value]
+        duplicates = sorted({name for name in names if names.count(name) > 1})
+        if duplicates:
+            raise ValueError(f"build rule names must be unique: {', '.join(duplicates)}")
+        return value
 
     @property
     def applications_dir(self) -> Path:

@@ -6,7 +6,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-APT_PACKAGES=(git docker-registry buildah skopeo apache2-utils openssh-server ca-certificates)
+APT_PACKAGES=(git docker-registry buildah skopeo apache2-utils openssh-server ca-certificates busybox-static)
 missing=()
 for pkg in "${APT_PACKAGES[@]}"; do
   dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || missing+=("$pkg")

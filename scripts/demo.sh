@@ -5,4 +5,4 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/bootstrap.sh
 export PREFECT_SERVER_ANALYTICS_ENABLED=false
-exec .venv/bin/ferry demo "$@"
+exec .venv/bin/python -m flows.demo "$@"

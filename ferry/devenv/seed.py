@@ -96,23 +96,28 @@ def chart_files(registry_prefix: str, initial_tag: str = "v1.0") -> dict[str, st
     return files
 
 
-def create_deploy_repo(bare: Path, registry_prefix: str, branch: str = "main") -> str:
-    """Create a bare deploy repo at ``bare`` holding the seed chart on ``branch``; return its file:// URL."""
+def create_repo(bare: Path, files: dict[str, str], branch: str = "main", message: str = "initial") -> str:
+    """Create a bare repo at ``bare`` whose ``branch`` holds ``files``; return its file:// URL."""
     bare.mkdir(parents=True, exist_ok=True)
     _git(bare, "init", "--bare", "--quiet")
     work = bare.with_name(bare.name + ".seed-work")
     work.mkdir(parents=True, exist_ok=True)
     _git(work, "init", "--quiet")
-    for rel, text in chart_files(registry_prefix).items():
+    for rel, text in files.items():
         path = work / rel
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(text)
     _git(work, "add", "-A")
-    _git(work, "commit", "--quiet", "-m", "seed: echo-server chart")
+    _git(work, "commit", "--quiet", "-m", message)
     url = bare.resolve().as_uri()
     _git(work, "push", "--quiet", url, f"HEAD:refs/heads/{branch}")
     _git(bare, "symbolic-ref", "HEAD", f"refs/heads/{branch}")
     return url
+
+
+def create_deploy_repo(bare: Path, registry_prefix: str, branch: str = "main") -> str:
+    """Create a bare deploy repo at ``bare`` holding the seed chart on ``branch``; return its file:// URL."""
+    return create_repo(bare, chart_files(registry_prefix), branch, "seed: echo-server chart")
 
 
 def application(

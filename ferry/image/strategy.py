@@ -23,7 +23,6 @@ from datetime import UTC, datetime
 
 from ferry.errors import ConfigError
 from ferry.image.filters import ALLOW_ALL, TagFilter
-from ferry.image.platform import Platform, any_matches
 from ferry.image.tags import ImageTag
 from ferry.image.version import Constraint, Version
 
@@ -205,25 +204,3 @@ def needs_update(current: ImageTag | None, newest: ImageTag | None, strategy: Up
         return current.digest != newest.digest
     return current.name != newest.name
 
-
-def newest_created(
-    children: Sequence[tuple[Platform, datetime | None]], wanted: tuple[Platform, ...]
-) -> datetime | None:
-    """The creation time of an index: the newest among its platform-matching manifests.
-
-    An empty ``wanted`` accepts every platform. Children without a time are
-    skipped; None when nothing matches.
-
-    >>> from ferry.image.platform import Platform
-    >>> amd, arm = Platform("linux", "amd64"), Platform("linux", "arm64")
-    >>> newest_created([(amd, datetime(2024, 1, 1)), (arm, datetime(2025, 1, 1))], (amd,))
-    datetime.datetime(2024, 1, 1, 0, 0)
-    >>> newest_created([(arm, datetime(2025, 1, 1))], (amd,)) is None
-    True
-    """
-    times = [
-        created
-        for platform, created in children
-        if created is not None and (not wanted or any_matches(wanted, platform))
-    ]
-    return max(times, key=_utc, default=None)

@@ -204,6 +204,43 @@ class RegistryClient:
                 results[tag] = _shaped(found, need_created, need_digest)
         return {tag: results[tag] for tag in tags if tag in results}
 
+    def image_labels(self, repository: str, tag: str) -> dict[str, str] | None:
+        """The labels of the image ``tag`` names (its config's ``config.Labels``), or None if no such tag.
+
+        The tag is always resolved afresh (never from the cache), because the
+        caller asks precisely to learn whether the tag was re-pointed, e.g. the
+        CI stage checking ``org.opencontainers.image.revision``. For an index,
+        the labels of its first child image are returned: every child of one
+        multi-platform build carries the same labels.
+
+        Raises:
+            AuthenticationError, RegistryUnavailable, RegistryError.
+        """
+        check_repository(repository)
+        if not is_valid_tag(tag):
+            raise RegistryError(f"registry {self.registry}: {tag!r} is not a valid tag")
+        try:
+            record = self._get_manifest(repository, tag)
+            if record.kind is not ManifestKind.IMAGE:
+                if not record.children:
+                    return {}
+                record = self._get_manifest(repository, record.children[0].digest)
+        except NotFoundError:
+            return None
+        if record.config_digest is None:
+            return {}
+        what = f"config blob {record.config_digest} of repository '{repository}'"
+        response = self._get(f"{self.api_url}/v2/{repository}/blobs/{record.config_digest}", repository, what)
+        if record.config_digest.startswith("sha256:") and (
+            "sha256:" + hashlib.sha256(response.content).hexdigest() != record.config_digest
+        ):
+            raise RegistryError(f"registry {self.registry}: {what} does not match its digest")
+        config = json_object(response, what).get("config")
+        labels = config.get("Labels") if isinstance(config, dict) else None
+        if not isinstance(labels, dict):
+            return {}
+        return {str(key): str(value) for key, value in labels.items()}
+
     # -- per-tag work ---------------------------------------------------------------
 
     def _from_cache(

@@ -35,6 +35,12 @@ Names = Annotated[
 ]
 
 
+def _configure_logging() -> None:
+    logging.basicConfig(level=logging.INFO, format="%(message)s")
+    # One line per HTTP poll drowns the progress messages that matter.
+    logging.getLogger("httpx").setLevel(logging.WARNING)
+
+
 def _fail(exc: FerryError) -> typer.Exit:
     typer.secho(f"error: {exc}", err=True, fg=typer.colors.RED)
     return typer.Exit(code=1)
@@ -49,7 +55,7 @@ def build(
     bin_dir: Annotated[Path | None, typer.Option("--bin-dir", help="[default: ~/.cache/ferry/bin]")] = None,
 ) -> None:
     """Build the pinned binaries, or reuse the cached ones (fast and idempotent)."""
-    logging.basicConfig(level=logging.INFO, format="%(message)s")
+    _configure_logging()
     try:
         outcomes = ensure_binaries(only, bin_dir=bin_dir, force=force)
     except FerryError as exc:
@@ -69,7 +75,7 @@ def up(
     timeout: Annotated[float, typer.Option(help="Seconds to wait for each start-up phase.")] = 180.0,
 ) -> None:
     """Start the clusters (reusing running ones) and write one kubeconfig with a context each."""
-    logging.basicConfig(level=logging.INFO, format="%(message)s")
+    _configure_logging()
     started = time.monotonic()
     try:
         sandbox = cluster.up(

@@ -13,157 +13,53 @@ plus the CPU they share.
 
 from __future__ import annotations
 
-import json
 import logging
-import os
 import re
 import shutil
 import ssl
 import time
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-from ferry.errors import ClusterUnavailable, ConfigError, FerryError
+from ferry.errors import ClusterUnavailable, ConfigError
 from ferry.sandbox import components
-from ferry.sandbox.api import AdminApi
 from ferry.sandbox.build import kwok_stages_path, require_binaries
 from ferry.sandbox.components import ClusterLayout, ClusterPorts
 from ferry.sandbox.crds import install_crds
 from ferry.sandbox.kubeconfig import KubeconfigEntry, write_component_kubeconfig, write_kubeconfig
-from ferry.sandbox.pki import ClusterPki, create_cluster_pki
+from ferry.sandbox.pki import create_cluster_pki
 from ferry.sandbox.processes import ManagedProcess, free_ports, is_running, log_tail, spawn, stop
-from ferry.sandbox.versions import CLUSTER_TOOLS, KUBERNETES_VERSION
+from ferry.sandbox.state import (
+    STATE_FILE,
+    Cluster,
+    ClusterStatus,
+    Sandbox,
+    default_state_root,
+    load_cluster,
+    record_cluster,
+)
+from ferry.sandbox.versions import CLUSTER_TOOLS
+
+__all__ = [
+    "DEFAULT_CLUSTERS",
+    "STATE_FILE",
+    "Cluster",
+    "ClusterStatus",
+    "Sandbox",
+    "default_state_root",
+    "down",
+    "load",
+    "status",
+    "up",
+]
 
 logger = logging.getLogger(__name__)
 
 DEFAULT_CLUSTERS: tuple[str, ...] = ("dev", "staging", "production")
-STATE_FILE = "cluster.json"
 #: Shutdown order: clients of the apiserver first, etcd last.
 _STOP_ORDER = ("kwok", "kube-scheduler", "kube-controller-manager", "kube-apiserver", "etcd")
 _NAME = re.compile(r"^[a-z0-9]([-a-z0-9]{0,30}[a-z0-9])?$")
-
-
-def default_state_root() -> Path:
-    """Return ``$FERRY_SANDBOX_DIR`` or ``~/.cache/ferry/sandbox``."""
-    configured = os.environ.get("FERRY_SANDBOX_DIR")
-    if configured:
-        return Path(configured).expanduser()
-    cache_home = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
-    return Path(cache_home) / "ferry" / "sandbox"
-
-
-@dataclass(frozen=True, slots=True)
-class Cluster:
-    """One running (or recorded) sandbox cluster.
-
-    Attributes:
-        name: Cluster name; also its kubeconfig context.
-        server: ``https://127.0.0.1:<port>``.
-        state_dir: Its directory (certificates, etcd data, logs, ``cluster.json``).
-        ports: Every loopback port it uses.
-        processes: Its component processes, in start order.
-        kubernetes_version: The control-plane version it runs.
-    """
-
-    name: str
-    server: str
-    state_dir: Path
-    ports: ClusterPorts
-    processes: tuple[ManagedProcess, ...]
-    kubernetes_version: str = KUBERNETES_VERSION
-
-    @property
-    def context(self) -> str:
-        """The kubeconfig context that reaches this cluster."""
-        return self.name
-
-    @property
-    def pki(self) -> ClusterPki:
-        """Its certificate and key files."""
-        return ClusterPki.in_directory(self.state_dir / "pki")
-
-    def kubeconfig_entry(self) -> KubeconfigEntry:
-        """Return what a kubeconfig needs to reach this cluster as admin."""
-        pki = self.pki
-        return KubeconfigEntry(self.name, self.server, pki.ca_cert, pki.admin_cert, pki.admin_key)
-
-    def admin_api(self) -> AdminApi:
-        """Open a small admin REST client (close it, or use it as a context manager)."""
-        pki = self.pki
-        return AdminApi(self.server, pki.ca_cert, pki.admin_cert, pki.admin_key)
-
-    def running(self) -> dict[str, bool]:
-        """Return, per component, whether its process is alive."""
-        return {process.component: is_running(process) for process in self.processes}
-
-    def to_json(self) -> dict[str, Any]:
-        """Serialise for ``cluster.json``."""
-        return {
-            "name": self.name,
-            "server": self.server,
-            "state_dir": str(self.state_dir),
-            "ports": asdict(self.ports),
-            "processes": [asdict(process) for process in self.processes],
-            "kubernetes_version": self.kubernetes_version,
-        }
-
-    @classmethod
-    def from_json(cls, data: dict[str, Any]) -> Cluster:
-        """Inverse of :meth:`to_json`."""
-        return cls(
-            name=data["name"],
-            server=data["server"],
-            state_dir=Path(data["state_dir"]),
-            ports=ClusterPorts(**data["ports"]),
-            processes=tuple(ManagedProcess(**process) for process in data["processes"]),
-            kubernetes_version=data.get("kubernetes_version", KUBERNETES_VERSION),
-        )
-
-
-@dataclass(frozen=True, slots=True)
-class Sandbox:
-    """Running clusters and the kubeconfig with one context per cluster.
-
-    This is what the test fixtures hand out and what the sync engine needs:
-    ``sandbox.kubeconfig`` plus ``sandbox.context("dev")``.
-    """
-
-    clusters: tuple[Cluster, ...]
-    kubeconfig: Path
-    state_root: Path
-
-    @property
-    def contexts(self) -> dict[str, str]:
-        """Map cluster name to kubeconfig context."""
-        return {cluster.name: cluster.context for cluster in self.clusters}
-
-    def cluster(self, name: str) -> Cluster:
-        """Return the cluster called ``name``.
-
-        Raises:
-            ConfigError: No cluster has that name.
-        """
-        for cluster in self.clusters:
-            if cluster.name == name:
-                return cluster
-        raise ConfigError(f"no sandbox cluster named {name!r}", key=name)
-
-    def context(self, name: str) -> str:
-        """Return the kubeconfig context of cluster ``name``."""
-        return self.cluster(name).context
-
-
-@dataclass(frozen=True, slots=True)
-class ClusterStatus:
-    """What ``status`` reports for one recorded cluster."""
-
-    name: str
-    server: str
-    healthy: bool
-    components: dict[str, bool]
-    state_dir: Path
 
 
 def up(
@@ -204,7 +100,7 @@ def up(
     reused: list[Cluster] = []
     layouts: list[ClusterLayout] = []
     for name in names:
-        existing = _load(root / name)
+        existing = load_cluster(root / name)
         if existing is not None and all(existing.running().values()) and _healthy(existing):
             logger.info("sandbox cluster %s is already running at %s", name, existing.server)
             reused.append(existing)
@@ -217,14 +113,14 @@ def up(
     try:
         for layout in layouts:
             etcd = spawn("etcd", components.etcd_command(binaries["etcd"], layout), _log(layout, "etcd"))
-            fresh[layout.name] = _record(layout, (etcd,))
+            fresh[layout.name] = record_cluster(layout, (etcd,))
         for layout in layouts:
             apiserver = spawn(
                 "kube-apiserver",
                 components.apiserver_command(binaries["kube-apiserver"], layout),
                 _log(layout, "kube-apiserver"),
             )
-            fresh[layout.name] = _record(layout, (*fresh[layout.name].processes, apiserver))
+            fresh[layout.name] = record_cluster(layout, (*fresh[layout.name].processes, apiserver))
         for layout in layouts:
             _wait_ready(fresh[layout.name], timeout)
         for layout in layouts:
@@ -245,14 +141,16 @@ def up(
                     _log(layout, "kwok"),
                 ),
             )
-            fresh[layout.name] = _record(layout, (*fresh[layout.name].processes, *others))
+            fresh[layout.name] = record_cluster(layout, (*fresh[layout.name].processes, *others))
         for cluster in fresh.values():
             with cluster.admin_api() as api:
                 api.create("/api/v1/nodes", components.kwok_node())
                 install_crds(api, timeout=timeout)
         for cluster in fresh.values():
             _wait_populated(cluster, timeout)
-    except (FerryError, OSError):
+    except BaseException:
+        # Whatever went wrong (even a bug or Ctrl-C), leave no half-started
+        # cluster behind: its PIDs would outlive us with nobody to stop them.
         for cluster in fresh.values():
             stop(_in_stop_order(cluster.processes))
         raise
@@ -270,7 +168,7 @@ def load(state_root: Path | None = None) -> list[Cluster]:
     root = state_root or default_state_root()
     if not root.is_dir():
         return []
-    found = [_load(child) for child in sorted(root.iterdir()) if child.is_dir()]
+    found = [load_cluster(child) for child in sorted(root.iterdir()) if child.is_dir()]
     return [cluster for cluster in found if cluster is not None]
 
 
@@ -346,23 +244,6 @@ def _prepare(state_dir: Path, name: str) -> ClusterLayout:
     return layout
 
 
-def _record(layout: ClusterLayout, processes: tuple[ManagedProcess, ...]) -> Cluster:
-    """Write ``cluster.json`` after every spawn, so a crash mid-start still leaves PIDs to stop."""
-    cluster = Cluster(layout.name, layout.server, layout.state_dir, layout.ports, processes)
-    staging = layout.state_dir / f".{STATE_FILE}.tmp"
-    staging.write_text(json.dumps(cluster.to_json(), indent=2), encoding="utf-8")
-    os.replace(staging, layout.state_dir / STATE_FILE)
-    return cluster
-
-
-def _load(state_dir: Path) -> Cluster | None:
-    try:
-        data = json.loads((state_dir / STATE_FILE).read_text(encoding="utf-8"))
-        return Cluster.from_json(data)
-    except (OSError, ValueError, KeyError, TypeError):
-        return None
-
-
 def _log(layout: ClusterLayout, component: str) -> Path:
     return layout.log_dir / f"{component}.log"
 
@@ -425,7 +306,7 @@ def _wait_populated(cluster: Cluster, timeout: float) -> None:
 
 
 def _node_ready(node: dict[str, Any]) -> bool:
-    conditions = node.get("status", {}).get("conditions", [])
+    conditions = (node.get("status") or {}).get("conditions") or []
     return any(c.get("type") == "Ready" and c.get("status") == "True" for c in conditions)
 
 

@@ -115,6 +115,9 @@ def apiserver_command(binary: Path, layout: ClusterLayout) -> list[str]:
         f"--etcd-servers=http://127.0.0.1:{layout.ports.etcd_client}",
         "--bind-address=127.0.0.1",
         "--advertise-address=127.0.0.1",
+        # The endpoint reconciler refuses a loopback advertise address, and no
+        # in-cluster client needs the `kubernetes` Service's endpoints here.
+        "--endpoint-reconciler-type=none",
         f"--secure-port={layout.ports.apiserver}",
         f"--cert-dir={layout.state_dir / 'pki'}",
         f"--tls-cert-file={pki.serving_cert}",

@@ -113,7 +113,8 @@ def install_crds(api: AdminApi, *, timeout: float = 30.0) -> list[str]:
             f"{CRD_PATH}/{name}",
             lambda body: any(
                 condition.get("type") == "Established" and condition.get("status") == "True"
-                for condition in body.get("status", {}).get("conditions", [])
+                # A fresh CRD may carry `conditions: null` until the controller writes them.
+                for condition in (body.get("status") or {}).get("conditions") or []
             ),
             timeout=timeout,
             what=f"CRD {name} Established",

@@ -9,7 +9,10 @@ checks that), because the staging ``replace`` lines are tied to the release.
 Kubernetes ``v1.37.2`` is the newest release the Go module proxy serves whose
 ``go`` directive (1.26.0) the machine's go1.26.8 can build. kustomize ``v5.8.3``
 needs go 1.27, so ``v5.8.2`` is pinned. etcd is built from the same ``v3.7.0``
-that Kubernetes 1.37 itself depends on, rather than Debian's 3.4.23.
+that Kubernetes 1.37 itself depends on. Debian's etcd 3.4.23 was tried: the
+apiserver starts on it, but logs "RequestWatchProgress feature is not
+supported" and falls back from consistent reads served by the watch cache to
+quorum reads from etcd, a mode no supported production cluster runs in.
 """
 
 from __future__ import annotations

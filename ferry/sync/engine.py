@@ -260,6 +260,17 @@ class SyncEngine:
         entry, cluster, namespace = self.destination(app)
         rendered = self.render(app, revision)
         manifests = self.desired(app, cluster, rendered)
+        policy = app.spec.sync_policy
+        options = ApplyOptions(
+            prune=bool(prune),
+            force_conflicts=entry.force_conflicts,
+            apply_out_of_sync_only=(policy.option("ApplyOutOfSyncOnly") or "").lower() == "true",
+            create_namespace=(policy.option("CreateNamespace") or "").lower() == "true",
+        )
+        if options.create_namespace and not dry_run:
+            # Before the dry run, so that it can validate every object (a dry run into a
+            # namespace that does not exist is refused before validation).
+            _ensure_namespace(cluster, namespace_to_create(manifests, namespace), options)
         store = HistoryStore(cluster)
         state = store.read(app.name, namespace)
         diff = diff_app(
@@ -272,13 +283,6 @@ class SyncEngine:
         )
         if on_diff is not None:
             on_diff(diff)
-        policy = app.spec.sync_policy
-        options = ApplyOptions(
-            prune=bool(prune),
-            force_conflicts=entry.force_conflicts,
-            apply_out_of_sync_only=(policy.option("ApplyOutOfSyncOnly") or "").lower() == "true",
-            create_namespace=(policy.option("CreateNamespace") or "").lower() == "true",
-        )
         if dry_run:
             return SyncResult(app.name, rendered.revision, True, _planned(diff, options), None, None, diff)
         kinds = sorted({(str(m["apiVersion"]), str(m["kind"])) for m in manifests})
@@ -287,8 +291,6 @@ class SyncEngine:
             self._record_failure(store, app, namespace, rendered.revision, refusal, kinds)
             raise refusal
         try:
-            if options.create_namespace:
-                _ensure_namespace(cluster, namespace_to_create(manifests, namespace), options)
             outcomes = apply_resources(cluster, diff, manifests, options)
         except FerryError as exc:
             self._record_failure(store, app, namespace, rendered.revision, exc, kinds)

@@ -9,6 +9,7 @@ change the input), with the resource named in the message.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 from pathlib import Path
@@ -86,6 +87,11 @@ class KubeCluster:
         # Fail fast on a dead server: the task layer retries with backoff, urllib3 need not.
         api_client.configuration.retries = 1
         if cache_file is not None:
+            # One cache per server URL: a cluster name reused for a new cluster must not see old kinds.
+            host = str(api_client.configuration.host)
+            cache_file = cache_file.with_name(
+                f"{cache_file.stem}-{hashlib.sha256(host.encode()).hexdigest()[:12]}.json"
+            )
             cache_file.parent.mkdir(parents=True, exist_ok=True)
         dynamic_client: Any = DynamicClient
         self._dynamic: Any = dynamic_client(api_client, cache_file=str(cache_file) if cache_file else None)

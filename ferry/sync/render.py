@@ -332,7 +332,8 @@ def _directory_manifests(
 
 
 def _run(command: list[str], *, cwd: Path, env: dict[str, str] | None = None) -> str:
-    tool = Path(command[0]).name
+    # The sandbox caches binaries as <name>-<version>; messages name the tool.
+    tool = re.sub(r"-v\d[\w.]*$", "", Path(command[0]).name)
     try:
         done = subprocess.run(
             command, cwd=cwd, env=env, capture_output=True, text=True, check=False, timeout=_TOOL_TIMEOUT

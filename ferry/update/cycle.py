@@ -215,7 +215,7 @@ class Updater:
             self.config.commit.message or DEFAULT_COMMIT_MESSAGE, app_name=app.name, changes=changes
         )
         commit = PlannedCommit(
-            key=app.name, message=message, edits=(build_edit(wb.target_kind, kind, target, changed),)
+            key=app.name, message=message, edits=(build_edit(app, wb.target_kind, kind, target, changed),)
         )
         write_branch = (
             render_template(wb.write_branch, app_name=app.name, changes=changes) if wb.write_branch else None

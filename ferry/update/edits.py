@@ -11,10 +11,12 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from ferry.argocd.annotations import ImageSettings, TargetKind
-from ferry.update.current import SourceType, helm_paths
+from ferry.argocd.application import Application
+from ferry.update.current import SourceType
 from ferry.update.message import ImageChange
 from ferry.vcs.writeback import FileEdit
 from ferry.writeback import argocd_source, helmvalues, kustomization
+from ferry.writeback.argocd_source import HelmParameter
 
 
 def _split_tag(tag: str) -> tuple[str, str | None]:
@@ -22,17 +24,31 @@ def _split_tag(tag: str) -> tuple[str, str | None]:
     return name, digest or None
 
 
-def helm_assignments(changed: Sequence[tuple[ImageSettings, ImageChange]]) -> list[tuple[str, str]]:
-    """Value path → value pairs, in Image Updater's order: per image, the name, then the tag (or the spec)."""
+def image_parameters(changed: Sequence[tuple[ImageSettings, ImageChange]]) -> list[HelmParameter]:
+    """The Helm parameters Image Updater sets for the changed images: per image the name then the tag,
+    or the image-spec alone."""
+    out: list[HelmParameter] = []
+    for image, change in changed:
+        tag, digest = _split_tag(change.new_tag)
+        out.extend(
+            argocd_source.helm_image_parameters(
+                image_name=change.image,
+                tag=tag,
+                digest=digest,
+                name_param=image.helm_image_name,
+                tag_param=image.helm_image_tag,
+                spec_param=image.helm_image_spec,
+            )
+        )
+    return out
+
+
+def values_assignments(changed: Sequence[tuple[ImageSettings, ImageChange]]) -> list[tuple[str, str]]:
+    """Value path → value pairs for ``helmvalues`` mode, where Image Updater sets each tag before its name."""
     out: list[tuple[str, str]] = []
     for image, change in changed:
-        name_path, tag_path, spec_path = helm_paths(image)
-        if spec_path:
-            out.append((spec_path, change.new_ref))
-            continue
-        assert name_path is not None and tag_path is not None
-        out.append((name_path, change.image))
-        out.append((tag_path, change.new_tag))
+        params = image_parameters([(image, change)])
+        out.extend((p.name, p.value) for p in reversed(params))
     return out
 
 
@@ -64,14 +80,25 @@ def kustomization_images(
 
 
 def build_edit(
+    app: Application,
     target_kind: TargetKind,
     kind: SourceType,
     target: str,
     changed: Sequence[tuple[ImageSettings, ImageChange]],
 ) -> FileEdit:
-    """The one file edit that writes ``changed`` into ``target`` the way the app's annotations ask."""
+    """The one file edit that writes ``changed`` into ``target`` the way the app's annotations ask.
+
+    For the ``.argocd-source`` file Image Updater writes the Application's own
+    ``spec.source.helm.parameters`` merged with the image parameters, so Ferry
+    does the same.
+    """
     if target_kind is TargetKind.ARGOCD_SOURCE and kind is SourceType.HELM:
-        params = [argocd_source.HelmParameter(n, v, True) for n, v in helm_assignments(changed)]
+        own = (
+            [HelmParameter(p.name, p.value, p.force_string) for p in app.source.helm.parameters]
+            if (app.source.helm)
+            else []
+        )
+        params = argocd_source.merge_helm_parameters(own, image_parameters(changed))
         return FileEdit(target, lambda old: argocd_source.render_helm_override(old, params, source=target))
     if target_kind is TargetKind.ARGOCD_SOURCE:
         images = kustomize_override_images(changed)
@@ -79,7 +106,7 @@ def build_edit(
             target, lambda old: argocd_source.render_kustomize_override(old, images, source=target)
         )
     if target_kind is TargetKind.HELM_VALUES:
-        assignments = helm_assignments(changed)
+        assignments = values_assignments(changed)
         return FileEdit(
             target, lambda old: helmvalues.set_helm_values(old or b"", assignments, source=target)
         )

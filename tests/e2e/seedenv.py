@@ -9,8 +9,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
+from ferry.devenv.oci import OciPusher, push_image
 from ferry.devenv.seed import IMAGES, SeedLayout, create_deploy_repo, write_seed
-from tests.fixtures.oci import OciPusher, push_image
 from tests.fixtures.registry import RunningRegistry
 
 OLD_BUILD = datetime(2023, 7, 1, tzinfo=UTC)

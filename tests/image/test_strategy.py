@@ -1,4 +1,4 @@
-"""Update strategies: select_newest, needs_update and newest_created."""
+"""Update strategies: select_newest and needs_update."""
 
 from __future__ import annotations
 
@@ -10,8 +10,7 @@ from hypothesis import strategies as st
 
 from ferry.errors import ConfigError
 from ferry.image.filters import ALLOW_ALL, TagFilter
-from ferry.image.platform import Platform
-from ferry.image.strategy import UpdateStrategy, needs_update, newest_created, select_newest
+from ferry.image.strategy import UpdateStrategy, needs_update, select_newest
 from ferry.image.tags import ImageTag
 from ferry.image.version import Version
 
@@ -280,36 +279,6 @@ def test_current_tag_not_semver_flows_to_the_newest_version() -> None:
     newest = select_newest(tags("latest", "1.0.0", "1.1.0", "2.0.0"), UpdateStrategy.SEMVER, "^1")
     assert newest == ImageTag("1.1.0")
     assert needs_update(current, newest, UpdateStrategy.SEMVER)
-
-
-AMD64 = Platform("linux", "amd64")
-ARM64 = Platform("linux", "arm64")
-ARM_V6 = Platform("linux", "arm", "v6")
-ARM_V7 = Platform("linux", "arm", "v7")
-
-NEWEST_CREATED = [
-    # (scenario, children, wanted, expected hour or None)
-    ("platform filter ignores a newer foreign manifest", [(AMD64, 1), (ARM64, 5)], (AMD64,), 1),
-    ("newest among several matching", [(AMD64, 1), (AMD64, 3), (ARM64, 5)], (AMD64,), 3),
-    ("several wanted platforms", [(AMD64, 1), (ARM64, 5), (ARM_V7, 9)], (AMD64, ARM64), 5),
-    ("variant must match when wanted", [(ARM_V6, 5), (ARM_V7, 2)], (ARM_V7,), 2),
-    ("wanted without variant accepts any", [(ARM_V6, 5), (ARM_V7, 2)], (Platform("linux", "arm"),), 5),
-    ("nothing matches", [(ARM64, 5)], (AMD64,), None),
-    ("matching child without time is skipped", [(AMD64, None), (AMD64, 2)], (AMD64,), 2),
-    ("only timeless matches", [(AMD64, None)], (AMD64,), None),
-    ("empty wanted accepts every platform", [(AMD64, 1), (ARM64, 5)], (), 5),
-    ("empty index", [], (AMD64,), None),
-]
-
-
-@pytest.mark.parametrize(
-    ("children", "wanted", "expected"), [c[1:] for c in NEWEST_CREATED], ids=[c[0] for c in NEWEST_CREATED]
-)
-def test_newest_created_for_an_index(
-    children: list[tuple[Platform, int | None]], wanted: tuple[Platform, ...], expected: int | None
-) -> None:
-    timed = [(platform, at(h) if h is not None else None) for platform, h in children]
-    assert newest_created(timed, wanted) == (at(expected) if expected is not None else None)
 
 
 # --- properties ---------------------------------------------------------------

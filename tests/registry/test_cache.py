@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
+from ferry.devenv.oci import OciPusher
 from ferry.image.platform import Platform
 from ferry.registry import ManifestKind, ManifestRecord, MetadataCache, RegistryClient
-from tests.fixtures.oci import OciPusher
 from tests.fixtures.registry import RunningRegistry
 
 pytestmark = pytest.mark.registry

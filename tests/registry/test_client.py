@@ -6,11 +6,11 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from ferry.devenv.oci import OciPusher, push_docker_image, push_image, push_index
 from ferry.errors import ConfigError, NotFoundError
 from ferry.image.platform import Platform
 from ferry.image.tags import ImageTag
 from ferry.registry import RegistryClient
-from tests.fixtures.oci import OciPusher, push_docker_image, push_image, push_index
 from tests.fixtures.registry import RunningRegistry
 from tests.registry.servers import PaginatingProxy
 

@@ -7,11 +7,11 @@ from datetime import UTC, datetime
 
 import pytest
 
+from ferry.devenv.oci import push_image
 from ferry.errors import RegistryError, RegistryUnavailable
 from ferry.image.platform import Platform
 from ferry.image.tags import ImageTag
 from ferry.registry import RegistryClient
-from tests.fixtures.oci import push_image
 from tests.fixtures.registry import RunningRegistry, free_port
 from tests.registry.servers import FaultInjectingProxy, Reply
 

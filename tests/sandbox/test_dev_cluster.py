@@ -23,7 +23,13 @@ ClientFactory = Callable[[str], k8s_client.ApiClient]
 
 
 def _namespace() -> dict[str, Any]:
-    return {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": NAMESPACE}}
+    # A label gives the apply something to own: an object with only its name
+    # yields an empty field set, and then no managedFields entry at all.
+    return {
+        "apiVersion": "v1",
+        "kind": "Namespace",
+        "metadata": {"name": NAMESPACE, "labels": {"team": "shop"}},
+    }
 
 
 def _deployment(image: str) -> dict[str, Any]:

@@ -10,12 +10,14 @@ from ferry.argocd.application import ApplicationSource
 from ferry.errors import ConfigError
 from ferry.sync.source import merge_overrides, merge_patch
 
-BASE = ApplicationSource.model_validate({
-    "repoURL": "file:///deploy.git",
-    "path": "manifests/helm/echo-server",
-    "targetRevision": "main",
-    "helm": {"valueFiles": ["values-dev.yaml"], "parameters": [{"name": "replicaCount", "value": "2"}]},
-})
+BASE = ApplicationSource.model_validate(
+    {
+        "repoURL": "file:///deploy.git",
+        "path": "manifests/helm/echo-server",
+        "targetRevision": "main",
+        "helm": {"valueFiles": ["values-dev.yaml"], "parameters": [{"name": "replicaCount", "value": "2"}]},
+    }
+)
 UPDATER_FILE = b"""helm:
   parameters:
   - name: image.echoServer.tag
@@ -30,25 +32,43 @@ UPDATER_FILE = b"""helm:
         ([], lambda s: s == BASE),
         ([("shared", None), ("app", None)], lambda s: s == BASE),
         # Lists are replaced, not merged: the updater's parameters replace the spec's.
-        ([("app", UPDATER_FILE)], lambda s: [(p.name, p.value, p.force_string) for p in s.helm.parameters]
-         == [("image.echoServer.tag", "v3-5a7147", True)]),
+        (
+            [("app", UPDATER_FILE)],
+            lambda s: (
+                [(p.name, p.value, p.force_string) for p in s.helm.parameters]
+                == [("image.echoServer.tag", "v3-5a7147", True)]
+            ),
+        ),
         ([("app", UPDATER_FILE)], lambda s: s.helm.value_files == ("values-dev.yaml",)),
-        ([("shared", b"helm:\n  releaseName: shared\n"), ("app", b"helm:\n  releaseName: mine\n")],
-         lambda s: s.helm.release_name == "mine"),
+        (
+            [("shared", b"helm:\n  releaseName: shared\n"), ("app", b"helm:\n  releaseName: mine\n")],
+            lambda s: s.helm.release_name == "mine",
+        ),
         ([("shared", b"helm:\n  valueFiles: null\n")], lambda s: s.helm.value_files == ()),
-        ([("app", b"repoURL: file:///evil.git\npath: /etc\ntargetRevision: evil\n")],
-         lambda s: (s.repo_url, s.path, s.target_revision) == (BASE.repo_url, BASE.path, "main")),
+        (
+            [("app", b"repoURL: file:///evil.git\npath: /etc\ntargetRevision: evil\n")],
+            lambda s: (s.repo_url, s.path, s.target_revision) == (BASE.repo_url, BASE.path, "main"),
+        ),
         ([("app", b"kustomize:\n  images: [nginx:1.27]\n")], lambda s: s.kustomize.images == ("nginx:1.27",)),
         ([("app", b"HELM:\n  ReleaseName: folded\n")], lambda s: s.helm.release_name == "folded"),
-        ([("app", b"helm:\n  valuesObject:\n    MixedCase: 1\n")],
-         lambda s: s.helm.values_object == {"MixedCase": 1}),
+        (
+            [("app", b"helm:\n  valuesObject:\n    MixedCase: 1\n")],
+            lambda s: s.helm.values_object == {"MixedCase": 1},
+        ),
         ([("app", b"")], lambda s: s == BASE),
     ],
     ids=[
-        "no files", "absent files", "updater parameters replace the spec's list", "value files survive",
-        "app file wins over shared file", "null deletes a key", "repoURL, path and revision are pinned",
-        "kustomize images", "struct keys match case-insensitively like encoding/json",
-        "user-data map keys keep their case", "empty file",
+        "no files",
+        "absent files",
+        "updater parameters replace the spec's list",
+        "value files survive",
+        "app file wins over shared file",
+        "null deletes a key",
+        "repoURL, path and revision are pinned",
+        "kustomize images",
+        "struct keys match case-insensitively like encoding/json",
+        "user-data map keys keep their case",
+        "empty file",
     ],
 )
 def test_merge_overrides(files, check) -> None:

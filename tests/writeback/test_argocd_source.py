@@ -91,11 +91,16 @@ MERGE_CASES = [
         b"  - name: image.tag\n    value: v2\n    forcestring: true\n",
     ),
     (
-        b"# written by hand\nhelm:\n  parameters:\n    - name: a\n      value: 1.10\n      forcestring: yes\n",
+        b"# written by hand\nhelm:\n  parameters:\n"
+        b"    - name: a\n      value: 1.10\n      forcestring: yes\n",
         [],
         b"helm:\n  parameters:\n  - name: a\n    value: \"1.10\"\n    forcestring: true\n",
     ),
-    (b"# nothing yet\n", [HelmParameter("a", "1")], b'helm:\n  parameters:\n  - name: a\n    value: "1"\n    forcestring: true\n'),
+    (
+        b"# nothing yet\n",
+        [HelmParameter("a", "1")],
+        b'helm:\n  parameters:\n  - name: a\n    value: "1"\n    forcestring: true\n',
+    ),
 ]  # fmt: skip
 
 
@@ -163,11 +168,14 @@ def test_read_helm_parameters_finds_the_current_image() -> None:
     ("kwargs", "expected"),
     [
         ({"image_name": "r/x", "tag": "v1"}, [("image.name", "r/x"), ("image.tag", "v1")]),
-        ({"image_name": "r/x", "tag": "v1", "digest": "sha256:ab"}, [("image.name", "r/x"), ("image.tag", "v1@sha256:ab")]),
-        ({"image_name": "r/x", "tag": None, "digest": "sha256:ab"}, [("image.name", "r/x"), ("image.tag", "latest@sha256:ab")]),
+        ({"image_name": "r/x", "tag": "v1", "digest": "sha256:ab"},
+         [("image.name", "r/x"), ("image.tag", "v1@sha256:ab")]),
+        ({"image_name": "r/x", "tag": None, "digest": "sha256:ab"},
+         [("image.name", "r/x"), ("image.tag", "latest@sha256:ab")]),
         ({"image_name": "r/x", "tag": None}, [("image.name", "r/x")]),
         ({"image_name": "r/x", "tag": "v1", "spec_param": "img", "name_param": "n"}, [("img", "r/x:v1")]),
-        ({"image_name": "r/x", "tag": None, "digest": "sha256:ab", "spec_param": "img"}, [("img", "r/x@sha256:ab")]),
+        ({"image_name": "r/x", "tag": None, "digest": "sha256:ab", "spec_param": "img"},
+         [("img", "r/x@sha256:ab")]),
     ],
     ids=["defaults", "digest strategy", "digest without tag", "no tag writes no tag param",
          "image-spec wins", "image-spec with digest only"],

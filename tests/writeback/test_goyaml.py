@@ -187,7 +187,8 @@ def _go_env() -> dict[str, str]:
 @pytest.mark.slow
 def test_random_strings_match_live_yaml_v3(go_oracle: Path) -> None:
     rnd = random.Random(4242)
-    pieces = [*"aZ09_.:-+#?&*!|>'\"%@`,[]{}~ =<\t\n/\\", "\r", "\x85", "\u2028", "\ufeff", "é", "0x", "null", "yes"]
+    pieces = [*"aZ09_.:-+#?&*!|>'\"%@`,[]{}~ =<\t\n/\\", "\r", "\x85", "\u2028", "\ufeff", "é"]
+    pieces += ["0x", "null", "yes"]
     inputs = []
     for _ in range(3000):
         value = "".join(rnd.choice(pieces) for _ in range(rnd.randint(0, 8)))

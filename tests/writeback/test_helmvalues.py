@@ -104,7 +104,7 @@ def test_path_through_a_non_map_names_path_and_file(existing: bytes, path: str, 
     ids=["unparseable", "two documents", "root is a list", "not utf-8"],
 )
 def test_bad_values_file_is_refused(existing: bytes) -> None:
-    with pytest.raises(ConfigError, match="values-dev.yaml"):
+    with pytest.raises(ConfigError, match=r"values-dev\.yaml"):
         set_helm_values(existing, [("image.tag", "v2")], source="values-dev.yaml")
 
 

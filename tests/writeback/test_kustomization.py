@@ -91,7 +91,7 @@ def test_nothing_to_change_returns_the_input() -> None:
     ],
 )
 def test_malformed_kustomization_is_refused(existing: bytes) -> None:
-    with pytest.raises(ConfigError, match="base/kustomization.yaml"):
+    with pytest.raises(ConfigError, match=r"base/kustomization\.yaml"):
         set_kustomize_images(existing, [KustomizeImage("x", new_tag="1")], source="base/kustomization.yaml")
 
 

@@ -1,0 +1,187 @@
+"""A small HTTP receiver that turns registry push notifications into ``ferry.image.pushed`` events.
+
+Point a registry at it (Distribution's ``notifications.endpoints``, an ACR
+webhook, a Harbor webhook) with a shared bearer token in the ``Authorization``
+header. Each accepted POST is parsed by :mod:`ferry.ci.webhooks` and every
+pushed tag goes to the injected emitter.
+
+Answers: 200 with ``{"accepted": n}``; 401 for a missing or wrong token; 400
+for a body that is not a known notification; 413 for a body over the limit;
+503 when the emitter failed, so that Distribution's retry (``threshold``,
+``backoff``) delivers it again. It binds 127.0.0.1 unless told otherwise.
+"""
+
+from __future__ import annotations
+
+import hmac
+import json
+import logging
+import threading
+import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from types import TracebackType
+
+from ferry.ci.events import EventEmitter
+from ferry.ci.webhooks import parse_notification
+
+__all__ = ["PushReceiver"]
+
+logger = logging.getLogger(__name__)
+
+MAX_BODY = 1 << 20
+
+
+class PushReceiver:
+    """A threaded HTTP server for push notifications.
+
+    Args:
+        emitter: called once per pushed tag.
+        token: the shared bearer token; requests must send ``Authorization: Bearer <token>``.
+        host: the address to bind, 127.0.0.1 by default.
+        port: the port; 0 picks a free one (see :attr:`port` after :meth:`start`).
+        path: the URL path notifications are posted to.
+
+    ``received`` counts accepted notifications and ``emitted`` the events handed
+    to the emitter, for health checks and tests.
+    """
+
+    def __init__(
+        self,
+        emitter: EventEmitter,
+        token: str,
+        *,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        path: str = "/notifications",
+    ) -> None:
+        if not token:
+            raise ValueError("the receiver needs a non-empty bearer token")
+        self.emitter = emitter
+        self.path = "/" + path.strip("/")
+        self.received = 0
+        self.emitted = 0
+        self.rejected = 0
+        self.last_emitted_at: float | None = None
+        self._token = token.encode()
+        self._lock = threading.Lock()
+        self._server = ThreadingHTTPServer((host, port), self._handler_class())
+        self._server.daemon_threads = True
+        self._thread: threading.Thread | None = None
+
+    @property
+    def port(self) -> int:
+        """The port the server listens on."""
+        return int(self._server.server_address[1])
+
+    @property
+    def url(self) -> str:
+        """The full notification URL, e.g. ``http://127.0.0.1:8085/notifications``."""
+        host = str(self._server.server_address[0])
+        return f"http://{host}:{self.port}{self.path}"
+
+    def start(self) -> PushReceiver:
+        """Serve in a background thread."""
+        self._thread = threading.Thread(target=self._server.serve_forever, name="ferry-receiver", daemon=True)
+        self._thread.start()
+        logger.info("listening for registry notifications on %s", self.url)
+        return self
+
+    def serve_forever(self) -> None:
+        """Serve in this thread until :meth:`stop` is called from another one (or Ctrl-C)."""
+        logger.info("listening for registry notifications on %s", self.url)
+        self._server.serve_forever()
+
+    def stop(self) -> None:
+        """Stop serving and close the socket."""
+        self._server.shutdown()
+        self._server.server_close()
+        if self._thread is not None:
+            self._thread.join(timeout=5)
+
+    def __enter__(self) -> PushReceiver:
+        return self.start()
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.stop()
+
+    # -- request handling -----------------------------------------------------------
+
+    def authorized(self, header: str | None) -> bool:
+        """Check an ``Authorization`` header: scheme ``Bearer`` (any case), token compared in constant time."""
+        scheme, _, token = (header or "").strip().partition(" ")
+        # compare_digest runs even for a wrong scheme, so timing does not tell which part was wrong.
+        matches = hmac.compare_digest(token.strip().encode(), self._token)
+        return matches and scheme.lower() == "bearer"
+
+    def handle(
+        self, path: str, authorization: str | None, content_type: str, body: bytes
+    ) -> tuple[int, dict[str, object]]:
+        """Process one POST; return the status code and the JSON answer."""
+        if path.split("?", 1)[0].rstrip("/") != self.path.rstrip("/"):
+            return 404, {"error": "not found"}
+        if not self.authorized(authorization):
+            with self._lock:
+                self.rejected += 1
+            logger.warning("rejected a notification with a missing or wrong bearer token")
+            return 401, {"error": "missing or wrong bearer token"}
+        try:
+            pushed = parse_notification(body, content_type)
+        except ValueError as exc:
+            return 400, {"error": str(exc)}
+        with self._lock:
+            self.received += 1
+        for item in pushed:
+            try:
+                self.emitter(item)
+            except Exception as exc:  # noqa: BLE001 - any emitter failure means "deliver again later"
+                logger.error("could not emit ferry.image.pushed for %s: %s", item.reference, exc)
+                return 503, {"error": "event could not be emitted; retry later"}
+            with self._lock:
+                self.emitted += 1
+                self.last_emitted_at = time.time()
+            logger.info("push of %s (%s) announced as ferry.image.pushed", item.reference, item.origin)
+        return 200, {"accepted": len(pushed)}
+
+    def _handler_class(self) -> type[BaseHTTPRequestHandler]:
+        receiver = self
+
+        class Handler(BaseHTTPRequestHandler):
+            server_version = "ferry-receiver"
+            sys_version = ""
+
+            def do_POST(self) -> None:
+                length = int(self.headers.get("Content-Length") or 0)
+                if length > MAX_BODY:
+                    self._answer(413, {"error": f"body over {MAX_BODY} bytes"})
+                    return
+                body = self.rfile.read(length) if length > 0 else b""
+                status, answer = receiver.handle(
+                    self.path,
+                    self.headers.get("Authorization"),
+                    self.headers.get("Content-Type", ""),
+                    body,
+                )
+                self._answer(status, answer)
+
+            def do_GET(self) -> None:
+                if self.path.rstrip("/") == "/healthz":
+                    self._answer(200, {"received": receiver.received, "emitted": receiver.emitted})
+                else:
+                    self._answer(404, {"error": "not found"})
+
+            def _answer(self, status: int, answer: dict[str, object]) -> None:
+                data = json.dumps(answer).encode()
+                self.send_response(status)
+                if status == 401:
+                    self.send_header("WWW-Authenticate", 'Bearer realm="ferry"')
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+
+            def log_message(self, format: str, *args: object) -> None:
+                logger.debug("%s %s", self.address_string(), format % args)
+
+        return Handler

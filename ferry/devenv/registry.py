@@ -1,0 +1,136 @@
+"""A real CNCF Distribution registry on loopback, started and stopped by PID.
+
+Used by ``ferry demo``, the benchmarks and the test fixtures. It listens on
+127.0.0.1 on a free port, keeps its storage under the given directory, allows
+deletes, and takes extra config sections (notifications, for example).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from ferry.errors import ToolError
+
+REGISTRY_BINARY = "docker-registry"
+
+
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that was free a moment ago."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@dataclass
+class RunningRegistry:
+    """A started ``docker-registry`` process.
+
+    Attributes:
+        url: ``http://127.0.0.1:PORT`` (what ``registries.conf``'s ``api_url`` holds).
+        host: ``127.0.0.1:PORT`` (the prefix of image references).
+        root: Its working directory (storage, config, log).
+        auth: ``(user, password)`` when htpasswd is on, else ``None``.
+    """
+
+    url: str
+    host: str
+    root: Path
+    config_path: Path
+    log_path: Path
+    auth: tuple[str, str] | None
+    process: subprocess.Popen[bytes]
+
+    @property
+    def pid(self) -> int:
+        """The registry's PID."""
+        return self.process.pid
+
+    def stop(self) -> None:
+        """Stop the server by PID: SIGTERM, then SIGKILL if it lingers."""
+        if self.process.poll() is not None:
+            return
+        os.kill(self.process.pid, signal.SIGTERM)
+        try:
+            self.process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            os.kill(self.process.pid, signal.SIGKILL)
+            self.process.wait(timeout=10)
+
+    def garbage_collect(self) -> None:
+        """Run ``docker-registry garbage-collect`` on its config (frees blobs of deleted manifests)."""
+        subprocess.run(
+            [REGISTRY_BINARY, "garbage-collect", str(self.config_path)], check=True, capture_output=True
+        )
+
+
+def start_registry(
+    root: Path,
+    *,
+    auth: tuple[str, str] | None = None,
+    extra_config: Mapping[str, Any] | None = None,
+    ready_timeout: float = 15.0,
+) -> RunningRegistry:
+    """Start CNCF Distribution on a free loopback port with filesystem storage under ``root``.
+
+    Args:
+        root: A fresh directory for storage, config, htpasswd and log.
+        auth: Turn on htpasswd auth for this ``(user, password)`` (bcrypt, via ``htpasswd -Bbc``).
+        extra_config: Top-level config sections to add (e.g. ``notifications``).
+        ready_timeout: Seconds to wait for ``GET /v2/`` to answer.
+    """
+    if shutil.which(REGISTRY_BINARY) is None:
+        raise ToolError("docker-registry is not installed: run scripts/bootstrap.sh")
+    root.mkdir(parents=True, exist_ok=True)
+    port = free_port()
+    config: dict[str, Any] = {
+        "version": 0.1,
+        "log": {"level": "warn", "accesslog": {"disabled": True}},
+        "storage": {"filesystem": {"rootdirectory": str(root / "storage")}, "delete": {"enabled": True}},
+        "http": {"addr": f"127.0.0.1:{port}"},
+    }
+    if auth is not None:
+        htpasswd = root / "htpasswd"
+        subprocess.run(["htpasswd", "-Bbc", str(htpasswd), auth[0], auth[1]], check=True, capture_output=True)
+        config["auth"] = {"htpasswd": {"realm": "ferry-test", "path": str(htpasswd)}}
+    config.update(extra_config or {})
+    config_path = root / "config.yml"
+    config_path.write_text(json.dumps(config, indent=2))  # JSON is YAML
+    log_path = root / "registry.log"
+    with log_path.open("wb") as log:
+        process = subprocess.Popen(
+            [REGISTRY_BINARY, "serve", str(config_path)], stdout=log, stderr=subprocess.STDOUT
+        )
+    running = RunningRegistry(
+        url=f"http://127.0.0.1:{port}",
+        host=f"127.0.0.1:{port}",
+        root=root,
+        config_path=config_path,
+        log_path=log_path,
+        auth=auth,
+        process=process,
+    )
+    deadline = time.monotonic() + ready_timeout
+    while True:
+        if process.poll() is not None:
+            raise RuntimeError(f"docker-registry exited early:\n{log_path.read_text()[-2000:]}")
+        try:
+            if httpx.get(f"{running.url}/v2/", timeout=1.0).status_code in (200, 401):
+                return running
+        except httpx.TransportError:
+            pass
+        if time.monotonic() > deadline:
+            running.stop()
+            raise RuntimeError(f"docker-registry did not answer within {ready_timeout}s")
+        time.sleep(0.05)

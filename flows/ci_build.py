@@ -1,0 +1,100 @@
+"""Stage 0 of the pipeline: build and push images when a release ref is pushed to a source repo.
+
+The seed's ACR build tasks, for Ferry: for each ``builds:`` rule, detect the
+matching refs with ``git ls-remote``, and for each ref whose image is not in the
+registry yet, check out the commit, build it, push it and emit
+``ferry.image.pushed`` (which starts the ``image-updater`` deployment).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from prefect import flow, get_run_logger
+from prefect.artifacts import create_markdown_artifact, create_table_artifact
+from prefect.states import Completed, Failed, State
+
+from blocks.loader import load_block_secret
+from ferry.ci.cycle import BuildOutcome, BuildStatus, CiBuilder
+from ferry.ci.detect import BuildCandidate
+from ferry.ci.rules import BuildRule
+from ferry.config import load_config
+from ferry.credentials import CredentialResolver
+from flows.events import emit_image_pushed
+from flows.logging import forward_ferry_logs
+from tasks.ci_build import build_image, check_out, detect_refs, emit_pushed, push_image
+
+
+def _log_artifact(rule: BuildRule, candidate: BuildCandidate, title: str, text: str) -> None:
+    fence = "~~~~"  # a build log may itself contain ``` lines
+    create_markdown_artifact(
+        key=f"ci-build-log-{rule.name}",
+        markdown=f"## {title}\n\n`{candidate.reference}` from `{candidate.ref}` ({candidate.sha})\n\n"
+        f"{fence}text\n{text}\n{fence}\n",
+        description=f"{title}: {candidate.reference}",
+    )
+
+
+def _build_one(ci: CiBuilder, rule: BuildRule, candidate: BuildCandidate) -> BuildOutcome:
+    """Check out, build, push and announce one ref; a failure becomes a failed outcome."""
+    try:
+        source = check_out(ci, rule, candidate)
+        built = build_image(ci, rule, candidate, source)
+        pushed = push_image(ci, rule, candidate, built)
+        emit_pushed(ci, rule, pushed, emit_image_pushed)
+    except Exception as exc:  # noqa: BLE001 - every failure ends up in the artifact and the final state
+        _log_artifact(rule, candidate, "Build failed", str(exc))
+        return BuildOutcome(rule.name, candidate.ref, candidate.reference, BuildStatus.failed, error=str(exc))
+    _log_artifact(rule, candidate, f"Pushed {pushed.digest or '(digest unknown)'}", pushed.log_tail)
+    return BuildOutcome(
+        rule.name, candidate.ref, candidate.reference, BuildStatus.built, digest=pushed.digest
+    )
+
+
+@flow(name="ci-build", description="Build and push images for release refs pushed to source repositories.")
+def ci_build(config: str = "ferry.yaml", rules: list[str] | None = None) -> State[Any]:
+    """Run one detection and build cycle over the ``builds:`` rules of ``config``.
+
+    Args:
+        config: Path to ``ferry.yaml``.
+        rules: Only these build rules (all when empty).
+
+    Returns:
+        Completed with one dict per candidate ref (its message names the pushed
+        digests), or Failed with the same data when any ref failed to build.
+    """
+    forward_ferry_logs()
+    logger = get_run_logger()
+    cfg = load_config(Path(config))
+    resolver = CredentialResolver(base_dir=Path(cfg.base_dir), block_loader=load_block_secret)
+    outcomes: list[BuildOutcome] = []
+    ignored = 0
+    with CiBuilder(cfg, resolver=resolver) as ci:
+        for rule in ci.rules(rules or None):
+            try:
+                detection = detect_refs(ci, rule)
+            except Exception as exc:  # noqa: BLE001 - one unreachable repo must not stop the others
+                logger.error("build rule '%s': detection failed: %s", rule.name, exc)
+                outcomes.append(BuildOutcome(rule.name, "", rule.image, BuildStatus.failed, error=str(exc)))
+                continue
+            ignored += len(detection.ignored)
+            outcomes.extend(
+                BuildOutcome(rule.name, c.ref, c.reference, BuildStatus.up_to_date)
+                for c in detection.up_to_date
+            )
+            outcomes.extend(_build_one(ci, rule, c) for c in detection.to_build)
+    rows = [o.as_dict() for o in outcomes]
+    built = [o for o in outcomes if o.status is BuildStatus.built]
+    failed = [o for o in outcomes if o.status is BuildStatus.failed]
+    create_table_artifact(
+        key="ci-builds",
+        table=rows
+        or [{"rule": "", "ref": "", "image": "", "status": "nothing matched", "digest": "", "error": ""}],
+        description=f"CI builds: {len(built)} pushed, {len(failed)} failed, {ignored} ref(s) ignored",
+    )
+    pushed_text = ", ".join(f"{o.reference}@{o.digest}" for o in built) or "nothing new to build"
+    if failed:
+        names = ", ".join(o.reference for o in failed)
+        return Failed(message=f"{len(failed)} build(s) failed: {names}; pushed: {pushed_text}", data=rows)
+    return Completed(message=f"pushed: {pushed_text}", data=rows)

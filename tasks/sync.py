@@ -1,0 +1,77 @@
+"""Tasks of the sync stage: each opens nothing itself, makes one engine call, and retries transient errors."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from prefect import task
+from prefect.cache_policies import NO_CACHE
+
+from ferry.sync.engine import SyncEngine
+from ferry.sync.model import AppDiff, Initiator, SyncResult
+from tasks.retry import RETRIES, RETRY_DELAYS, only_transient
+
+
+@task(
+    name="diff-app",
+    retries=RETRIES,
+    retry_delay_seconds=RETRY_DELAYS,
+    retry_condition_fn=only_transient,
+    cache_policy=NO_CACHE,
+    task_run_name="diff {app}",
+)
+def diff_app(engine: SyncEngine, app: str, revision: str | None = None) -> AppDiff:
+    """Render ``app`` and compare it with its cluster.
+
+    Example:
+        >>> @flow  # doctest: +SKIP
+        ... def show(app: str) -> str:
+        ...     with SyncEngine(load_config(Path("ferry.yaml"))) as engine:
+        ...         return diff_app(engine, app).unified()  # doctest: +SKIP
+    """
+    return engine.diff(app, revision)
+
+
+@task(
+    name="sync-app",
+    retries=RETRIES,
+    retry_delay_seconds=RETRY_DELAYS,
+    retry_condition_fn=only_transient,
+    cache_policy=NO_CACHE,
+    task_run_name="sync {app}",
+)
+def sync_app(
+    engine: SyncEngine,
+    app: str,
+    revision: str | None = None,
+    prune: bool = False,
+    dry_run: bool = False,
+    initiator: Initiator | None = None,
+    wait_timeout: float | None = None,
+    on_diff: Callable[[AppDiff], None] | None = None,
+) -> SyncResult:
+    """Sync one app; the API server going away is retried, a refused resource is not."""
+    return engine.sync(
+        app,
+        revision=revision,
+        prune=prune,
+        dry_run=dry_run,
+        initiator=initiator,
+        wait_timeout=wait_timeout,
+        on_diff=on_diff,
+    )
+
+
+@task(
+    name="auto-sync-app",
+    retries=RETRIES,
+    retry_delay_seconds=RETRY_DELAYS,
+    retry_condition_fn=only_transient,
+    cache_policy=NO_CACHE,
+    task_run_name="auto-sync {app}",
+)
+def auto_sync_app(
+    engine: SyncEngine, app: str, initiator: Initiator | None = None, wait_timeout: float | None = None
+) -> tuple[SyncResult | None, str]:
+    """Sync ``app`` when automated sync should; return the result (None when skipped) and the reason."""
+    return engine.auto_sync(app, initiator=initiator, wait_timeout=wait_timeout)

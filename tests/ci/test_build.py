@@ -1,0 +1,142 @@
+"""The release push must-show, on the real registry, real git and real buildah.
+
+Pushing ``release-v3`` leads to ``<registry>/cidemo/echo-server:v3-<sha6>`` carrying the commit
+as its revision label; a second detection builds nothing (and clones nothing); a ref the rule
+does not match is ignored; a bad Dockerfile fails with the log tail and pushes nothing.
+"""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+
+from ferry.ci.cycle import BuildStatus, CiBuilder
+from ferry.ci.detect import REVISION_LABEL, SOURCE_LABEL
+from ferry.ci.events import ImagePushed
+from ferry.errors import ToolError
+from ferry.registry.client import RegistryClient
+from tests.ci.conftest import CiSetup
+
+pytestmark = pytest.mark.skipif(shutil.which("buildah") is None, reason="needs buildah")
+
+
+def _tags(setup: CiSetup) -> list[str]:
+    response = httpx.get(f"{setup.registry.url}/v2/cidemo/echo-server/tags/list", timeout=5)
+    return [] if response.status_code == 404 else list(response.json().get("tags") or [])
+
+
+def test_release_push_builds_labelled_image_once(ci_setup: CiSetup) -> None:
+    sha = ci_setup.source.release("v3")
+    ci_setup.source.push_ref("v3")  # a tag the rule does not match
+    events: list[ImagePushed] = []
+    with CiBuilder(ci_setup.config()) as ci:
+        first = ci.run(emitter=events.append)
+    tag = f"v3-{sha[:6]}"
+    assert [(o.status, o.reference) for o in first.outcomes] == [
+        (BuildStatus.built, f"{ci_setup.registry.host}/cidemo/echo-server:{tag}")
+    ]
+    assert first.ignored == 1  # refs/tags/v3
+    with RegistryClient(ci_setup.registry.url) as client:
+        labels = client.image_labels("cidemo/echo-server", tag)
+        digest = client.tag_metadata(
+            "cidemo/echo-server", [tag], platforms=(), need_created=False, need_digest=True
+        )[tag].digest
+    assert labels is not None and labels[REVISION_LABEL] == sha
+    assert labels[SOURCE_LABEL] == ci_setup.source.url
+    assert first.outcomes[0].digest == digest
+    assert events == [
+        ImagePushed(
+            image=f"{ci_setup.registry.host}/cidemo/echo-server",
+            tag=tag,
+            digest=digest,
+            revision=sha,
+            ref="refs/tags/release-v3",
+            source_repo=ci_setup.source.url,
+        )
+    ]
+
+    # Second detection: nothing to build, and no clone or fetch is needed for that.
+    shutil.rmtree(ci_setup.root / "cache" / "ci-sources")
+    with CiBuilder(ci_setup.config()) as ci:
+        started = time.monotonic()
+        second = ci.run(emitter=events.append)
+        elapsed = time.monotonic() - started
+    assert [o.status for o in second.outcomes] == [BuildStatus.up_to_date]
+    assert len(events) == 1
+    assert not (ci_setup.root / "cache" / "ci-sources").exists() or not any(
+        p.is_dir() for p in (ci_setup.root / "cache" / "ci-sources").iterdir()
+    )
+    assert elapsed < 5
+    assert _tags(ci_setup) == [tag]
+
+
+def test_moved_tag_is_rebuilt_for_the_new_commit(ci_setup: CiSetup) -> None:
+    """Same tag name, new commit: the revision label differs, so it is built (template without sha)."""
+    ci_setup.source.release("v5")
+    with CiBuilder(ci_setup.config(tag="{version}")) as ci:
+        assert [o.status for o in ci.run().outcomes] == [BuildStatus.built]
+        new_sha = ci_setup.source.commit({"www/index.html": "<p>v5 again</p>\n"}, "change the page")
+        ci_setup.source.push_ref("release-v5", force=True)
+        assert [o.status for o in ci.run().outcomes] == [BuildStatus.built]
+        with RegistryClient(ci_setup.registry.url) as client:
+            labels = client.image_labels("cidemo/echo-server", "v5")
+    assert labels is not None and labels[REVISION_LABEL] == new_sha
+
+
+def test_bad_dockerfile_fails_with_log_tail_and_pushes_nothing(ci_setup: CiSetup) -> None:
+    sha = ci_setup.source.break_dockerfile()
+    ci_setup.source.release("v9")
+    with CiBuilder(ci_setup.config()) as ci:
+        rule = ci.rule("echo-server")
+        (candidate,) = ci.detect(rule).to_build
+        source = ci.checkout(rule, candidate)
+        with pytest.raises(ToolError) as caught:
+            ci.build(rule, candidate, source)
+        result = ci.run()
+    message = str(caught.value)
+    assert "this-file-does-not-exist" in message and "Last lines of" in message
+    assert not source.exists()  # the export is cleaned up
+    assert [o.status for o in result.outcomes] == [BuildStatus.failed]
+    assert f"v9-{sha[:6]}" not in _tags(ci_setup)
+    assert not list((ci_setup.root / "cache" / "ci" / "scratch").iterdir())  # no storage left behind
+
+
+def test_built_image_serves_the_echo_cgi(ci_setup: CiSetup, tmp_path: Path) -> None:
+    """The demo image's content works: run its busybox httpd on the host against its /www."""
+    ci_setup.source.release("v3")
+    with CiBuilder(ci_setup.config()) as ci:
+        rule = ci.rule("echo-server")
+        (candidate,) = ci.detect(rule).to_build
+        source = ci.checkout(rule, candidate)
+    port = _free_port()
+    server = subprocess.Popen(
+        [str(source / "busybox"), "httpd", "-f", "-p", f"127.0.0.1:{port}", "-h", str(source / "www")],
+        env={"ECHO_VERSION": "v3"},
+    )
+    try:
+        deadline = time.monotonic() + 5
+        while True:
+            try:
+                response = httpx.post(f"http://127.0.0.1:{port}/cgi-bin/echo?x=1", content=b"hello", timeout=2)
+                break
+            except httpx.TransportError:
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(0.05)
+    finally:
+        server.terminate()
+        server.wait(timeout=5)
+        shutil.rmtree(source, ignore_errors=True)
+    assert response.status_code == 200
+    assert "method=POST" in response.text and "query=x=1" in response.text and "body=hello" in response.text
+
+
+def _free_port() -> int:
+    from ferry.devenv.registry import free_port
+
+    return free_port()
