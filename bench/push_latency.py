@@ -88,7 +88,7 @@ def _wait(predicate: object, timeout: float, what: str, interval: float = 0.1) -
 
 @contextmanager
 def prefect_server(root: Path) -> Iterator[str]:
-    """``prefect server start`` on a free loopback port with PREFECT_HOME under ``root``; yield its API URL."""
+    """``prefect server start`` on a free loopback port, PREFECT_HOME under ``root``; yield the API URL."""
     port = free_port()
     home = root / "prefect-home"
     home.mkdir(parents=True, exist_ok=True)
@@ -97,7 +97,9 @@ def prefect_server(root: Path) -> Iterator[str]:
     env.pop("PREFECT_API_URL", None)
     process = subprocess.Popen(
         [sys.executable, "-m", "prefect", "server", "start", "--host", "127.0.0.1", "--port", str(port)],
-        env=env, stdout=log, stderr=subprocess.STDOUT,
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
     )
     api = f"http://127.0.0.1:{port}/api"
     try:
@@ -119,9 +121,11 @@ def served_image_updater(api_url: str, root: Path, poll: float) -> Iterator[str]
         [sys.executable, "-m", "bench.push_latency", "serve", str(config)],
         cwd=PROJECT_ROOT,
         env=_env(api_url, PREFECT_RUNNER_POLL_FREQUENCY=str(poll)),
-        stdout=log, stderr=subprocess.STDOUT,
+        stdout=log,
+        stderr=subprocess.STDOUT,
     )
     try:
+
         def deployment_and_automation() -> str | None:
             found = httpx.post(f"{api_url}/deployments/filter", json={}, timeout=5).json()
             ids = [d["id"] for d in found if d["name"] == DEPLOYMENT]
@@ -144,9 +148,17 @@ def receiver(api_url: str, root: Path) -> Iterator[tuple[str, str]]:
     port = free_port()
     log = (root / "receiver.log").open("wb")
     process = subprocess.Popen(
-        [str(Path(sys.executable).with_name("ferry")), "receive", "--listen", f"127.0.0.1:{port}",
-         "--token-env", "FERRY_BENCH_TOKEN"],
-        env=_env(api_url, FERRY_BENCH_TOKEN=token), stdout=subprocess.PIPE, stderr=log,
+        [
+            str(Path(sys.executable).with_name("ferry")),
+            "receive",
+            "--listen",
+            f"127.0.0.1:{port}",
+            "--token-env",
+            "FERRY_BENCH_TOKEN",
+        ],
+        env=_env(api_url, FERRY_BENCH_TOKEN=token),
+        stdout=subprocess.PIPE,
+        stderr=log,
     )
     try:
         assert process.stdout is not None
@@ -166,11 +178,17 @@ def notifying_registry(root: Path, url: str, token: str) -> RunningRegistry:
         extra_config={
             "notifications": {
                 "events": {"includereferences": True},
-                "endpoints": [{
-                    "name": "ferry", "url": url, "headers": {"Authorization": [f"Bearer {token}"]},
-                    "timeout": "2s", "threshold": 3, "backoff": "1s",
-                    "ignoredmediatypes": ["application/octet-stream"],
-                }],
+                "endpoints": [
+                    {
+                        "name": "ferry",
+                        "url": url,
+                        "headers": {"Authorization": [f"Bearer {token}"]},
+                        "timeout": "2s",
+                        "threshold": 3,
+                        "backoff": "1s",
+                        "ignoredmediatypes": ["application/octet-stream"],
+                    }
+                ],
             }
         },
     )
@@ -208,12 +226,20 @@ def measure(api_url: str, root: Path, *, runs: int, poll: float, timeout: float 
                     assert isinstance(run, dict)
                     seen.add(str(run["id"]))
                     samples.append(
-                        Sample(tag, _parse(str(run["created"])) - pushed_at, _parse(str(run["start_time"])) - pushed_at)
+                        Sample(
+                            tag,
+                            _parse(str(run["created"])) - pushed_at,
+                            _parse(str(run["start_time"])) - pushed_at,
+                        )
                     )
                     _wait(
-                        lambda run_id=run["id"]: httpx.get(f"{api_url}/flow_runs/{run_id}", timeout=5)
-                        .json()["state_type"] in ("COMPLETED", "FAILED", "CRASHED", "CANCELLED"),
-                        timeout, "the run to finish", interval=0.2,
+                        lambda run_id=run["id"]: (
+                            httpx.get(f"{api_url}/flow_runs/{run_id}", timeout=5).json()["state_type"]
+                            in ("COMPLETED", "FAILED", "CRASHED", "CANCELLED")
+                        ),
+                        timeout,
+                        "the run to finish",
+                        interval=0.2,
                     )
         finally:
             registry.stop()
@@ -238,7 +264,9 @@ def _serve(config: str) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=5)
-    parser.add_argument("--poll", type=float, default=1.0, help="PREFECT_RUNNER_POLL_FREQUENCY of the served deployment")
+    parser.add_argument(
+        "--poll", type=float, default=1.0, help="PREFECT_RUNNER_POLL_FREQUENCY of the served deployment"
+    )
     parser.add_argument("--api-url", help="use this Prefect API instead of starting a server")
     parser.add_argument("--json", type=Path, help="write the samples here")
     args = parser.parse_args()

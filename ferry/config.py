@@ -18,6 +18,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from ferry.ci.rules import BuildRule
 from ferry.errors import ConfigError
+from ferry.release.settings import ReleaseConfig
 
 _DURATION = re.compile(r"^(\d+)([smhd])$")
 _DURATION_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
@@ -106,6 +107,9 @@ class FerryConfig(_Model):
         default=(), description="CI build rules: source repo refs to build and push (ferry.ci.rules)"
     )
     commit: CommitConfig = CommitConfig()
+    releases: tuple[ReleaseConfig, ...] = Field(
+        default=(), description="Release pipelines with human gates (ferry.release.settings)"
+    )
     cache_dir: str | None = None
     push_attempts: int = Field(default=5, ge=1, le=50)
     base_dir: str = ""  # set by load_config: the directory of the file

@@ -315,7 +315,7 @@ class CiBuilder:
                         rule, candidate, self.build(rule, candidate, self.checkout(rule, candidate))
                     )
                     if emitter is not None:
-                        emitter(self.pushed_event(rule, pushed))
+                        self._announce(emitter, rule, pushed)
                 except FerryError as exc:
                     result.outcomes.append(
                         BuildOutcome(
@@ -329,6 +329,14 @@ class CiBuilder:
                     )
                 )
         return result
+
+    def _announce(self, emitter: EventEmitter, rule: BuildRule, pushed: PushedImage) -> None:
+        # The image is in the registry either way; a lost event only means the image updater
+        # finds it on its next interval instead of now, so it must not turn the build red.
+        try:
+            emitter(self.pushed_event(rule, pushed))
+        except Exception as exc:  # noqa: BLE001 - emitters are plug-ins; any failure is reported the same way
+            logger.warning("pushed %s but could not announce it: %s", pushed.candidate.reference, exc)
 
     # -- credentials and registries ----------------------------------------------------
 

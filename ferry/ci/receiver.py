@@ -109,7 +109,7 @@ class PushReceiver:
     # -- request handling -----------------------------------------------------------
 
     def authorized(self, header: str | None) -> bool:
-        """Check an ``Authorization`` header: scheme ``Bearer`` (any case), token compared in constant time."""
+        """Check an ``Authorization`` header: scheme ``Bearer`` (any case), token in constant time."""
         scheme, _, token = (header or "").strip().partition(" ")
         # compare_digest runs even for a wrong scheme, so timing does not tell which part was wrong.
         matches = hmac.compare_digest(token.strip().encode(), self._token)

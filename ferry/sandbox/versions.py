@@ -25,9 +25,13 @@ ETCD_VERSION = "v3.7.0"
 KWOK_VERSION = "v0.8.0"
 HELM_VERSION = "v4.3.1"
 KUSTOMIZE_VERSION = "v5.8.2"
+#: v1.10.2 needs go 1.26.10; v1.10.1 is the newest the local go1.26.8 builds.
+ARGO_ROLLOUTS_VERSION = "v1.10.1"
 
 #: Directory of the tools module (go.mod with the staging ``replace`` lines).
 KUBE_TOOLS_MODULE = Path(__file__).parent / "gomod" / "kube"
+#: Tools module of the Argo Rollouts controller (it too depends on k8s.io/kubernetes).
+ARGO_TOOLS_MODULE = Path(__file__).parent / "gomod" / "argo-rollouts"
 
 
 def _kubernetes_version_ldflags(version: str) -> tuple[str, ...]:
@@ -117,7 +121,22 @@ TOOLS: tuple[GoTool, ...] = (
     ),
 )
 
-TOOLS_BY_NAME: dict[str, GoTool] = {tool.name: tool for tool in TOOLS}
+#: Built only on request (``ferry sandbox build --only rollouts-controller``):
+#: not needed by the clusters, and a cold build costs several more minutes.
+#: It is not started by ``up`` either: v1.10.1 hard-codes ``0.0.0.0`` as the
+#: listen address of its healthz and metrics servers (a const in
+#: controller/controller.go), and sandbox servers must bind loopback only.
+OPTIONAL_TOOLS: tuple[GoTool, ...] = (
+    GoTool(
+        "rollouts-controller",
+        ARGO_ROLLOUTS_VERSION,
+        "github.com/argoproj/argo-rollouts/cmd/rollouts-controller",
+        ARGO_TOOLS_MODULE,
+        (f"-X github.com/argoproj/argo-rollouts/utils/version.version={ARGO_ROLLOUTS_VERSION.lstrip('v')}",),
+    ),
+)
+
+TOOLS_BY_NAME: dict[str, GoTool] = {tool.name: tool for tool in (*TOOLS, *OPTIONAL_TOOLS)}
 
 #: kwok's own default stages (what ``kwokctl`` feeds it), inside the kwok module.
 #: The kwok binary has none built in, so they are exported next to it from the

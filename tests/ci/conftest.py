@@ -43,7 +43,9 @@ class CiSetup:
         rule = {**build_rule(self.source.url, self.registry.host), **override}
         (self.root / "apps").mkdir(exist_ok=True)
         path = self.root / "ferry.yaml"
-        path.write_text(yaml.safe_dump({"builds": [rule], "cache_dir": str(self.root / "cache"), "applications": "apps"}))
+        path.write_text(
+            yaml.safe_dump({"builds": [rule], "cache_dir": str(self.root / "cache"), "applications": "apps"})
+        )
         return path
 
 

@@ -122,7 +122,9 @@ def test_built_image_serves_the_echo_cgi(ci_setup: CiSetup, tmp_path: Path) -> N
         deadline = time.monotonic() + 5
         while True:
             try:
-                response = httpx.post(f"http://127.0.0.1:{port}/cgi-bin/echo?x=1", content=b"hello", timeout=2)
+                response = httpx.post(
+                    f"http://127.0.0.1:{port}/cgi-bin/echo?x=1", content=b"hello", timeout=2
+                )
                 break
             except httpx.TransportError:
                 if time.monotonic() > deadline:
@@ -140,3 +142,43 @@ def _free_port() -> int:
     from ferry.devenv.registry import free_port
 
     return free_port()
+
+
+def test_pluggable_builder_gets_credentials_by_file_only(tmp_path: Path) -> None:
+    """A custom command template (as docker/kaniko users write) sees every placeholder filled,
+    finds the push credentials in a 0600 auth file, and never gets them on its command line."""
+    from ferry.ci.builder import BuilderCommands, BuildRequest, ImageBuilder
+    from ferry.credentials import Credential
+
+    record = tmp_path / "record.txt"
+    commands = BuilderCommands.parse(
+        f"sh -c 'echo build \"$@\" >> {record}' sh {{dockerfile}} {{build_args}} {{labels}} {{image}}",
+        f"sh -c 'echo push \"$0\" $(stat -c %a \"$1\") >> {record}; cat \"$1\" >> {record};"
+        f" echo sha256:feed > \"$2\"; echo $REGISTRY_AUTH_FILE >> {record}; echo $DOCKER_CONFIG >> {record}'"
+        " {image} {authfile} {digestfile}",
+    )
+    context = tmp_path / "ctx"
+    context.mkdir()
+    request = BuildRequest(
+        image="registry.example.com/a/b:v1",
+        context=context,
+        dockerfile=context / "Dockerfile",
+        registry_host="registry.example.com",
+        tls_verify=True,
+        build_args=(("VERSION", "v1"),),
+        labels=(("org.opencontainers.image.revision", "c0ffee"),),
+    )
+    builder = ImageBuilder(tmp_path / "work", commands)
+    built = builder.build(request, log_name="custom")
+    digest, tail = builder.push(built, Credential("bot", "hunter2-secret"))
+    text = record.read_text()
+    assert digest == "sha256:feed"
+    assert "--build-arg VERSION=v1 --label org.opencontainers.image.revision=c0ffee" in text
+    assert "push registry.example.com/a/b:v1 600" in text
+    # base64 of bot:hunter2-secret, the auths entry buildah/docker read
+    assert '"registry.example.com": {"auth": "Ym90Omh1bnRlcjItc2VjcmV0"}' in text
+    assert "auth.json" in text
+    log = built.log_path.read_text()
+    assert "hunter2-secret" not in log and "Ym90Omh1bnRlcjItc2VjcmV0" not in log  # argv holds paths only
+    assert "hunter2-secret" not in tail
+    assert not built.storage.exists()  # scratch storage and the auth file are gone

@@ -34,7 +34,12 @@ def _rule(**override: Any) -> BuildRule:
         (_rule(), {"refs/tags/release-v3": A}, ["v3-aaaaaa"], []),
         (_rule(), {"refs/tags/v3": A}, [], ["refs/tags/v3"]),
         (_rule(), {"refs/tags/xrelease-v3": A}, [], ["refs/tags/xrelease-v3"]),
-        (_rule(pattern=r"release-(?P<version>v\d+)"), {"refs/tags/release-v3-rc": A}, [], ["refs/tags/release-v3-rc"]),
+        (
+            _rule(pattern=r"release-(?P<version>v\d+)"),
+            {"refs/tags/release-v3-rc": A},
+            [],
+            ["refs/tags/release-v3-rc"],
+        ),
         (_rule(), {"refs/heads/release-v3": A}, [], ["refs/heads/release-v3"]),
         (_rule(ref_type="branch"), {"refs/heads/release-v4": B}, ["v4-bbbbbb"], []),
         (_rule(), {"refs/tags/release-v3/evil": A}, [], ["refs/tags/release-v3/evil"]),
@@ -91,7 +96,9 @@ def test_ls_remote_over_http_with_credentials(
     git("tag", "release-v3", repo.head(), cwd=repo.path)
     url = git_http_server.url_for(repo)
     good = GitCredentials(git_http_server.username, git_http_server.password)
-    assert ls_remote(url, RefType.tag, good, known_hosts=tmp_path / "kh") == {"refs/tags/release-v3": repo.head()}
+    assert ls_remote(url, RefType.tag, good, known_hosts=tmp_path / "kh") == {
+        "refs/tags/release-v3": repo.head()
+    }
     wrong = GitCredentials(git_http_server.username, "not-the-password")
     with pytest.raises(AuthenticationError) as caught:
         ls_remote(url, RefType.tag, wrong, known_hosts=tmp_path / "kh")

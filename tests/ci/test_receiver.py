@@ -81,8 +81,11 @@ def test_registry_push_becomes_image_pushed(
             digest = pusher.push_image("cidemo/echo-server", "v3-5a7147", created=None)
         (event,) = captured.wait_for(1)
         with OciPusher(registry.url) as pusher:  # a pull sends a notification too, and must not count
-            httpx.get(f"{registry.url}/v2/cidemo/echo-server/manifests/v3-5a7147",
-                      headers={"Accept": "application/vnd.oci.image.manifest.v1+json"}, timeout=5)
+            httpx.get(
+                f"{registry.url}/v2/cidemo/echo-server/manifests/v3-5a7147",
+                headers={"Accept": "application/vnd.oci.image.manifest.v1+json"},
+                timeout=5,
+            )
         time.sleep(1.5)
     finally:
         registry.stop()
@@ -133,9 +136,15 @@ def test_registry_with_wrong_token_is_rejected(
         "scheme is case-insensitive",
     ],
 )
-def test_bearer_token_check(receiver: tuple[PushReceiver, Captured, str], headers: dict[str, str], status: int) -> None:
+def test_bearer_token_check(
+    receiver: tuple[PushReceiver, Captured, str], headers: dict[str, str], status: int
+) -> None:
     server, captured, token = receiver
-    body = {"events": [{"action": "push", "target": {"repository": "a/b", "tag": "v1"}, "request": {"host": "h:1"}}]}
+    body = {
+        "events": [
+            {"action": "push", "target": {"repository": "a/b", "tag": "v1"}, "request": {"host": "h:1"}}
+        ]
+    }
     sent = {k: v.format(token=token) for k, v in headers.items()}
     response = httpx.post(server.url, json=body, headers=sent, timeout=5)
     assert response.status_code == status
@@ -151,7 +160,11 @@ def test_bad_body_wrong_path_and_failing_emitter(tmp_path: Path) -> None:
         raise RuntimeError("no Prefect API")
 
     auth = {"Authorization": f"Bearer {token}"}
-    push = {"events": [{"action": "push", "target": {"repository": "a/b", "tag": "v1"}, "request": {"host": "h:1"}}]}
+    push = {
+        "events": [
+            {"action": "push", "target": {"repository": "a/b", "tag": "v1"}, "request": {"host": "h:1"}}
+        ]
+    }
     with PushReceiver(broken, token) as server:
         assert httpx.post(server.url, content=b"nope", headers=auth, timeout=5).status_code == 400
         assert httpx.post(server.url + "x", json=push, headers=auth, timeout=5).status_code == 404
@@ -167,7 +180,10 @@ def test_ferry_receive_command_checks_token(tmp_path: Path) -> None:
     ferry = str(Path(sys.executable).with_name("ferry"))
     process = subprocess.Popen(
         [ferry, "receive", "--listen", f"127.0.0.1:{port}", "--token-env", "RECEIVER_TOKEN"],
-        env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, cwd=PROJECT_ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        cwd=PROJECT_ROOT,
     )
     try:
         assert process.stdout is not None
@@ -175,7 +191,10 @@ def test_ferry_receive_command_checks_token(tmp_path: Path) -> None:
         assert url == f"http://127.0.0.1:{port}/notifications"
         body = json.dumps({"events": []}).encode()
         assert httpx.post(url, content=body, timeout=5).status_code == 401
-        assert httpx.post(url, content=body, headers={"Authorization": "Bearer nope"}, timeout=5).status_code == 401
+        assert (
+            httpx.post(url, content=body, headers={"Authorization": "Bearer nope"}, timeout=5).status_code
+            == 401
+        )
         ok = httpx.post(url, content=body, headers={"Authorization": "Bearer s3cret-token"}, timeout=5)
         assert ok.status_code == 200 and ok.json() == {"accepted": 0}
     finally:
@@ -188,6 +207,8 @@ def test_ferry_receive_command_checks_token(tmp_path: Path) -> None:
 def test_ferry_receive_without_token_exits_2() -> None:
     ferry = str(Path(sys.executable).with_name("ferry"))
     env = {k: v for k, v in os.environ.items() if k != "NO_SUCH_TOKEN_VAR"}
-    done = subprocess.run([ferry, "receive", "--token-env", "NO_SUCH_TOKEN_VAR"], env=env, capture_output=True, timeout=60)
+    done = subprocess.run(
+        [ferry, "receive", "--token-env", "NO_SUCH_TOKEN_VAR"], env=env, capture_output=True, timeout=60
+    )
     assert done.returncode == 2
     assert b"NO_SUCH_TOKEN_VAR" in done.stderr

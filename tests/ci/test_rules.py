@@ -47,7 +47,11 @@ def test_a_valid_rule_loads_with_defaults() -> None:
         ({"context": "/abs"}, "'context'", "relative"),
         ({"build_args": {"BAD-NAME": "x"}}, "'build_args.BAD-NAME'", "build arg name"),
         ({"build_args": {"V": "{nope}"}}, "'build_args.V'", "unknown placeholder"),
-        ({"builder": {"build": "docker build {context} {secret}"}}, "'builder'", "unknown placeholder {secret}"),
+        (
+            {"builder": {"build": "docker build {context} {secret}"}},
+            "'builder'",
+            "unknown placeholder {secret}",
+        ),
         ({"builder": {"push": "x --x={labels}"}}, "'builder'", "argument of its own"),
         ({"name": "Echo Server"}, "'name'", "lowercase"),
     ],

@@ -10,6 +10,8 @@ import pytest
 from ferry.errors import ToolError
 from ferry.sandbox.build import binary_path, require_binaries
 from ferry.sandbox.versions import (
+    ARGO_ROLLOUTS_VERSION,
+    ARGO_TOOLS_MODULE,
     ETCD_VERSION,
     KUBE_TOOLS_MODULE,
     KUBERNETES_VERSION,
@@ -87,3 +89,10 @@ def test_missing_binaries_fail_with_every_name_and_the_fix(tmp_path: Path) -> No
 def test_unknown_tool_is_refused(tmp_path: Path) -> None:
     with pytest.raises(ToolError, match="unknown sandbox tool"):
         binary_path("kubelet", tmp_path)
+
+
+def test_argo_tools_module_requires_the_pinned_controller() -> None:
+    go_mod = (ARGO_TOOLS_MODULE / "go.mod").read_text()
+    assert f"github.com/argoproj/argo-rollouts {ARGO_ROLLOUTS_VERSION}" in go_mod
+    assert "rollouts-controller" in TOOLS_BY_NAME
+    assert "rollouts-controller" not in {tool.name for tool in TOOLS}, "optional: not built by default"

@@ -124,7 +124,7 @@ def test_override_file_wins_over_the_spec(tmp_path: Path, bare_repo: BareRepoFac
     [
         ({"valueFiles": ["missing.yaml"]}, ConfigError, "value file 'missing.yaml' does not exist"),
         ({"valueFiles": ["../../../etc/passwd"]}, ConfigError, "leaves"),
-        ({"parameters": [{"name": "a[x]", "value": "1"}]}, ToolError, "helm template rel failed .*--set data"),
+        ({"parameters": [{"name": "a[x]", "value": "1"}]}, ToolError, "helm template rel failed"),
     ],
     ids=["missing value file", "value file outside the repo", "helm refuses a parameter"],
 )

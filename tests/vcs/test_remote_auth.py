@@ -23,6 +23,15 @@ def _temp_leftovers() -> set[str]:
     return {p.name for p in Path(tempfile.gettempdir()).glob("ferry-git-*")}
 
 
+@pytest.fixture(autouse=True)
+def private_tempdir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Askpass scripts go to a temp dir of this test alone: other git users on the machine must not
+    make the leftover check flaky."""
+    private = tmp_path / "tmp"
+    private.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(private))
+
+
 def test_http_basic_auth_through_askpass_never_stores_the_password(
     bare_repo: BareRepoFactory,
     git_http_server: GitHttpServer,

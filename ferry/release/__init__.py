@@ -1,0 +1,1 @@
+"""Releases with human gates: validation, canary providers, holds and rollback (no Prefect here)."""

@@ -1,0 +1,121 @@
+"""The release pipeline's steps, on top of the sync engine: which apps, Dev readiness, canaries.
+
+Each function makes one decision or one change and is safe to repeat, so the
+Prefect layer can wrap each in a retrying task and a flow run re-executed after
+a suspension converges instead of deploying twice.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass, field
+
+from ferry.config import FerryConfig
+from ferry.errors import ConfigError, PermanentError
+from ferry.release.canary import ArgoRollout, CanaryProvider, KruiseRollout, NativeCanary, changed_deployments
+from ferry.release.holds import get_hold
+from ferry.release.settings import ENVIRONMENT_LABEL, ENVIRONMENTS, SERVICE_LABEL, CanaryConfig, ReleaseConfig
+from ferry.sync.engine import AppStatus, SyncEngine
+from ferry.sync.model import HealthStatus, SyncStatus
+
+logger = logging.getLogger(__name__)
+
+
+class DevNotReady(PermanentError):
+    """Dev did not become Synced and Healthy in time, or is on hold."""
+
+
+@dataclass(frozen=True, slots=True)
+class ResolvedRelease:
+    """One release with its apps found: environment → Application name."""
+
+    config: ReleaseConfig
+    apps: dict[str, str]
+    canaries: dict[str, CanaryConfig] = field(default_factory=dict)
+
+    @property
+    def name(self) -> str:
+        return self.config.name
+
+    def canary(self, env: str) -> CanaryConfig:
+        return self.canaries.get(env, CanaryConfig())
+
+
+def resolve(config: FerryConfig, engine: SyncEngine, release: ReleaseConfig) -> ResolvedRelease:
+    """The apps of ``release``, listed in it or found by its selector label."""
+    apps = {env: e.app for env, e in release.environments.items()}
+    canaries = {env: e.canary for env, e in release.environments.items()}
+    if release.selector:
+        for app in engine.applications():
+            labels = app.metadata.labels
+            env = labels.get(ENVIRONMENT_LABEL)
+            if labels.get(SERVICE_LABEL) == release.selector and env in ENVIRONMENTS:
+                if env in apps and apps[env] != app.name:
+                    raise ConfigError(
+                        f"release {release.name!r}: both {apps[env]} and {app.name} are its {env} app",
+                        key=f"releases.{release.name}",
+                    )
+                apps[env] = app.name
+                canaries.setdefault(env, release.canary.get(env, CanaryConfig()))
+    return ResolvedRelease(release, apps, canaries)
+
+
+def release_of(config: FerryConfig, engine: SyncEngine, app: str) -> tuple[ResolvedRelease, str] | None:
+    """The release ``app`` belongs to and its environment there, or None."""
+    for release in config.releases:
+        resolved = resolve(config, engine, release)
+        for env, name in resolved.apps.items():
+            if name == app:
+                return resolved, env
+    return None
+
+
+def wait_dev_ready(engine: SyncEngine, app: str, timeout: float, *, interval: float = 2.0) -> AppStatus:
+    """Wait until Dev is Synced (by auto-sync) and Healthy at its branch head.
+
+    The head is what the write-back pushed to, so Synced there includes the
+    commit that triggered the release.
+
+    Raises:
+        DevNotReady: Dev is on hold, or not Synced and Healthy within ``timeout``.
+    """
+    hold = get_hold(engine, app)
+    if hold is not None and hold.sync:
+        raise DevNotReady(f"{app} is on hold ({hold.reason}); release it with `ferry hold release {app}`")
+    deadline = time.monotonic() + timeout
+    while True:
+        status = engine.status(app)
+        synced = status.sync is SyncStatus.SYNCED and status.health.status is HealthStatus.HEALTHY
+        if synced:
+            logger.info("%s: Synced and Healthy at %s", app, status.revision[:12])
+            return status
+        if time.monotonic() >= deadline:
+            raise DevNotReady(
+                f"{app} is {status.sync.value}/{status.health.status.value} at {status.revision[:12] or '?'} "
+                f"after {timeout:.0f}s{': ' + status.error if status.error else ''}"
+            )
+        time.sleep(interval)
+
+
+def canary_provider(
+    engine: SyncEngine,
+    app: str,
+    revision: str,
+    canary: CanaryConfig,
+    *,
+    poll_interval: float = 0.5,
+) -> CanaryProvider | None:
+    """The provider that rolls ``app`` out after (kruise, argo) or instead of (native) its sync."""
+    if canary.provider == "none":
+        return None
+    application = engine.application(app)
+    _, cluster, namespace = engine.destination(application)
+    if canary.provider == "kruise":
+        return KruiseRollout(cluster, namespace, str(canary.resource), poll_interval)
+    if canary.provider == "argo":
+        return ArgoRollout(cluster, namespace, str(canary.resource), poll_interval)
+    rendered = engine.render(application, revision)
+    desired = engine.desired(application, cluster, rendered)
+    changed = changed_deployments(cluster, namespace, desired, canary.resource)
+    return NativeCanary(cluster, namespace, changed, canary.steps, poll_interval)

@@ -1,0 +1,120 @@
+"""Tasks of the release and rollback flows: one engine or provider call each, transient errors retried.
+
+Tasks that change a cluster are cached per flow run (``persist_result``): a run
+suspended at a gate is re-executed from the top when it is resumed, and must
+pass over the syncs it already made instead of making them again.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from prefect import task
+from prefect.cache_policies import NO_CACHE
+from prefect.context import TaskRunContext
+
+from ferry.release import pipeline, validation
+from ferry.release.canary import CanaryProvider
+from ferry.release.gates import CanaryStep, CheckResult
+from ferry.release.holds import get_hold, release_hold
+from ferry.release.rollback import RollbackResult, git_revert_rollback, quick_rollback
+from ferry.release.settings import ValidationCheck
+from ferry.sync.engine import AppStatus, SyncEngine
+from ferry.sync.model import AppDiff, Initiator, SyncResult
+from tasks.retry import RETRIES, RETRY_DELAYS, only_transient
+
+_RETRYING: dict[str, Any] = {
+    "retries": RETRIES,
+    "retry_delay_seconds": RETRY_DELAYS,
+    "retry_condition_fn": only_transient,
+}
+
+
+def once_per_run(context: TaskRunContext, parameters: dict[str, Any]) -> str:
+    """Cache key: the flow run, the task and the app/revision/step it acts on (never the engine)."""
+    parts = [str(context.task_run.flow_run_id), context.task.name]
+    parts += [str(parameters.get(k)) for k in ("app", "revision", "step") if k in parameters]
+    return "-".join(parts)
+
+
+@task(name="wait-dev-ready", cache_policy=NO_CACHE, task_run_name="wait for {app}", **_RETRYING)
+def wait_dev_ready(engine: SyncEngine, app: str, timeout: float) -> AppStatus:
+    """Wait until Dev is Synced and Healthy."""
+    return pipeline.wait_dev_ready(engine, app, timeout)
+
+
+@task(name="validate", cache_policy=NO_CACHE, task_run_name="validate {app}")
+def validate(engine: SyncEngine, app: str, checks: tuple[ValidationCheck, ...]) -> list[CheckResult]:
+    """Run the release's validation checks against Dev (failures are reported, not raised)."""
+    if not checks:
+        return []
+    _, cluster, namespace = engine.destination(engine.application(app))
+    return validation.run_checks(checks, cluster=cluster, namespace=namespace)
+
+
+@task(name="diff-env", cache_policy=NO_CACHE, task_run_name="diff {app}", **_RETRYING)
+def diff_env(engine: SyncEngine, app: str) -> AppDiff:
+    """What syncing ``app`` to its branch head would change."""
+    return engine.diff(app)
+
+
+@task(
+    name="sync-env",
+    cache_key_fn=once_per_run,
+    persist_result=True,
+    task_run_name="sync {app} to {revision}",
+    **_RETRYING,
+)
+def sync_env(
+    engine: SyncEngine, app: str, revision: str, initiator: Initiator, wait_timeout: float | None
+) -> SyncResult:
+    """Sync ``app`` to exactly the ``revision`` the gate showed; once per run."""
+    return engine.sync(app, revision=revision, initiator=initiator, wait_timeout=wait_timeout)
+
+
+@task(
+    name="canary-wait", cache_policy=NO_CACHE, task_run_name="canary of {app}: wait for a pause", **_RETRYING
+)
+def canary_wait(provider: CanaryProvider, app: str, timeout: float) -> CanaryStep | None:
+    """Wait for the next paused step (None: the rollout is complete)."""
+    return provider.next_pause(timeout)
+
+
+@task(name="canary-approve", cache_key_fn=once_per_run, persist_result=True, **_RETRYING)
+def canary_approve(provider: CanaryProvider, app: str, step: CanaryStep) -> None:
+    """Approve one step; once per run and step."""
+    provider.approve(step)
+
+
+@task(name="canary-reject", cache_policy=NO_CACHE, **_RETRYING)
+def canary_reject(provider: CanaryProvider, app: str) -> None:
+    """Abort the rollout (Argo), delete the canary (native)."""
+    provider.reject()
+
+
+@task(name="canary-finish", cache_policy=NO_CACHE, **_RETRYING)
+def canary_finish(provider: CanaryProvider, app: str) -> None:
+    """Clean up after the last step."""
+    provider.finish()
+
+
+@task(name="release-hold", cache_policy=NO_CACHE, task_run_name="release hold of {app}", **_RETRYING)
+def release_app_hold(engine: SyncEngine, app: str) -> bool:
+    """Lift the hold of an app a new approved release was synced to (True when there was one)."""
+    return get_hold(engine, app) is not None and release_hold(engine, app)
+
+
+@task(name="quick-rollback", cache_key_fn=once_per_run, persist_result=True, **_RETRYING)
+def quick_rollback_task(
+    engine: SyncEngine, app: str, history_id: int | None, initiator: Initiator, wait_timeout: float | None
+) -> RollbackResult:
+    """Sync a history entry's revision and hold the app."""
+    return quick_rollback(engine, app, history_id, initiator=initiator, wait_timeout=wait_timeout)
+
+
+@task(name="git-revert-rollback", cache_key_fn=once_per_run, persist_result=True, **_RETRYING)
+def git_revert_task(
+    engine: SyncEngine, app: str, history_id: int | None, initiator: Initiator
+) -> RollbackResult:
+    """Revert the write-back commits since a history entry and hold the reverted tags."""
+    return git_revert_rollback(engine, app, history_id, initiator=initiator)
