@@ -9,6 +9,7 @@ trigger in ``prefect.yaml`` listens for this event.
 from __future__ import annotations
 
 from prefect.events import emit_event
+from prefect.settings import get_current_settings
 
 from ferry.ci.events import IMAGE_PUSHED_EVENT, ImagePushed
 
@@ -20,6 +21,11 @@ def emit_image_pushed(pushed: ImagePushed) -> None:
         RuntimeError: Prefect is not set up to send events (no ``PREFECT_API_URL``), so the
             caller (the receiver) answers 503 and the registry delivers the notification again.
     """
+    if not get_current_settings().api.url:
+        # Without an API URL Prefect would start a throwaway local server just to drop the event.
+        raise RuntimeError(
+            f"cannot emit {IMAGE_PUSHED_EVENT} for {pushed.reference}: PREFECT_API_URL is not set"
+        )
     event = emit_event(event=IMAGE_PUSHED_EVENT, resource=pushed.resource(), payload=pushed.payload())
     if event is None:
         raise RuntimeError(

@@ -11,9 +11,13 @@ from prefect import flow, get_run_logger
 from prefect.artifacts import create_markdown_artifact
 from prefect.context import get_run_context
 from prefect.states import Completed, Failed, State
+from prefect_kubernetes.credentials import KubernetesClusterConfig
 
+from blocks.loader import load_block_secret
 from ferry.config import load_config
+from ferry.credentials import CredentialResolver
 from ferry.errors import FerryError
+from ferry.sync.clusters import ClusterResolver
 from ferry.sync.engine import SyncEngine
 from ferry.sync.model import AppDiff, Initiator, SyncResult
 from flows.logging import forward_ferry_logs
@@ -21,6 +25,25 @@ from tasks.sync import auto_sync_app, sync_app
 
 #: Diffs longer than this are cut in the artifact (the Prefect UI renders every line).
 _ARTIFACT_DIFF_LIMIT = 60_000
+
+
+def load_cluster_block(name: str) -> tuple[dict[str, Any], str | None]:
+    """Load a prefect-kubernetes ``KubernetesClusterConfig`` block: (kubeconfig mapping, context).
+
+    Raises:
+        ValueError: No such block (``ferry.sync.clusters`` turns it into a ConfigError naming the cluster).
+    """
+    block = KubernetesClusterConfig.load(name)
+    return dict(block.config), block.context_name
+
+
+def open_engine(config: str) -> SyncEngine:
+    """A sync engine whose credentials and clusters may come from Prefect blocks."""
+    cfg = load_config(Path(config))
+    credentials = CredentialResolver(base_dir=Path(cfg.base_dir), block_loader=load_block_secret)
+    return SyncEngine(
+        cfg, credentials=credentials, clusters=ClusterResolver(cfg, block_loader=load_cluster_block)
+    )
 
 
 def initiator() -> Initiator:
@@ -94,7 +117,7 @@ def sync(
         The sync result as a dict (resources, health, history id).
     """
     forward_ferry_logs()
-    with SyncEngine(load_config(Path(config))) as engine:
+    with open_engine(config) as engine:
         result: SyncResult = sync_app(
             engine,
             app,
@@ -130,7 +153,7 @@ def auto_sync(
     logger = get_run_logger()
     rows: list[dict[str, Any]] = []
     who = initiator()
-    with SyncEngine(load_config(Path(config))) as engine:
+    with open_engine(config) as engine:
         for application in engine.applications(apps or None):
             if not application.is_automated:
                 continue

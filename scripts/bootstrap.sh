@@ -27,8 +27,11 @@ fi
 stamp=.venv/.ferry-deps-$(sha256sum pyproject.toml | cut -c1-16)
 if [ ! -f "$stamp" ]; then
   echo "bootstrap: installing Python dependencies"
-  .venv/bin/pip install -q --upgrade pip >/dev/null
-  .venv/bin/pip install -q -e '.[dev]'
+  # Quiet on success; the whole pip log on failure.
+  if ! { .venv/bin/pip install -q --upgrade pip && .venv/bin/pip install -q -e '.[dev]'; } >.venv/pip.log 2>&1; then
+    cat .venv/pip.log
+    exit 1
+  fi
   rm -f .venv/.ferry-deps-*
   touch "$stamp"
 fi

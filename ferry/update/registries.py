@@ -81,8 +81,7 @@ class RegistryPool:
                 target.api_url,
                 username=username,
                 password=password,
-                insecure=bool(target.config and target.config.insecure)
-                or _is_loopback(target.api_url.split("://")[-1]),
+                insecure=bool(target.config and target.config.insecure),
                 limit=target.config.limit if target.config else None,
                 cache=self._cache,
             )

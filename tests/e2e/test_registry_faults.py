@@ -28,7 +28,9 @@ def test_cycle_survives_503_503_429(tmp_path: Path, registry: RunningRegistry) -
 
     assert result.returncode == 0, result.stderr
     assert {a["status"] for a in json.loads(result.stdout)["applications"]} == {"updated"}
-    retries = [line for line in result.stderr.splitlines() if "logger=ferry.registry" in line and "retry" in line]
+    retries = [
+        line for line in result.stderr.splitlines() if "logger=ferry.registry" in line and "retry" in line
+    ]
     assert len(retries) == 3, result.stderr
     assert "answered 503; retry 1/4" in retries[0] and "answered 503; retry 2/4" in retries[1]
     assert "answered 429; retry 3/4 in 1.0s" in retries[2], "Retry-After: 1 must be honoured"

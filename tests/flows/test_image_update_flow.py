@@ -6,7 +6,9 @@ import json
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
+from uuid import UUID
 
+import anyio
 import pytest
 import yaml
 from prefect.client.orchestration import get_client
@@ -35,12 +37,18 @@ def emitted(worker: EventsWorker, name: str) -> list[Any]:
     return [e for e in worker._client.events if e.event == name]  # type: ignore[attr-defined]
 
 
-async def _artifact(key: str) -> Any:
-    async with get_client() as client:
-        from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterKey
+async def _artifact(key: str, flow_run_id: UUID) -> Any:
+    """The artifact ``key`` of one flow run (the harness is shared, so filter by run)."""
+    from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterFlowRunId, ArtifactFilterKey
 
-        found = await client.read_artifacts(artifact_filter=ArtifactFilter(key=ArtifactFilterKey(any_=[key])))
-        return found[0]
+    async with get_client() as client:
+        found = await client.read_artifacts(
+            artifact_filter=ArtifactFilter(
+                key=ArtifactFilterKey(any_=[key]), flow_run_id=ArtifactFilterFlowRunId(any_=[flow_run_id])
+            )
+        )
+    assert len(found) == 1
+    return found[0]
 
 
 def test_flow_reports_each_app_emits_events_and_publishes_artifact(
@@ -71,9 +79,7 @@ def test_flow_reports_each_app_emits_events_and_publishes_artifact(
     assert dev.payload["commit"] == results["app-helm-dev"]["commit"]
     assert [i["new_tag"] for i in dev.payload["images"]] == ["v3-5a7147", "v3-5a7147"]
 
-    import anyio
-
-    artifact = anyio.run(_artifact, "image-updates")
-    rows = json.loads(artifact.data) if isinstance(artifact.data, str) else artifact.data
+    artifact = anyio.run(_artifact, "image-updates", state.state_details.flow_run_id)
+    rows = json.loads(artifact.data)  # a table artifact's data reads back as a JSON string
     assert {(r["app"], r["new"]) for r in rows if r["status"] == "updated"} >= {("app-helm-dev", "v3-5a7147")}
     assert any(r["app"] == "broken" and r["status"] == "error" for r in rows)

@@ -23,9 +23,17 @@ from flows.sync import artifact_key, auto_sync, sync
 from tasks.retry import RETRIES
 from tasks.sync import sync_app
 from tests.e2e.seedenv import NEW_BUILD, build_seed
+from tests.fixtures.git import BareRepoFactory
 from tests.fixtures.registry import RunningRegistry
-from tests.sync.test_sync_clusters import deployment_image
-from tests.sync.world import override_file, seed_world, start_apiserver, stop_apiserver
+from tests.sync.test_sync_clusters import configmap_exists, deployment_image
+from tests.sync.world import (
+    override_file,
+    plain_app,
+    seed_world,
+    start_apiserver,
+    stop_apiserver,
+    write_world,
+)
 
 pytestmark = [pytest.mark.cluster, pytest.mark.slow]
 
@@ -133,3 +141,27 @@ def test_seed_write_back_event_then_dev_is_synced_automatically(
     with SyncEngine(load_config(seed.layout.config)) as engine:
         assert engine.status("app-helm-staging").sync.value == "OutOfSync"
         assert engine.status("app-helm-production").sync.value == "OutOfSync"
+
+
+def test_cluster_from_a_kubernetes_cluster_config_block(
+    tmp_path: Path, sandbox: Sandbox, prefect_harness: str, bare_repo: BareRepoFactory, kube_client: Any
+) -> None:
+    from prefect_kubernetes.credentials import KubernetesClusterConfig
+
+    suffix = uuid.uuid4().hex[:6]
+    KubernetesClusterConfig.from_file(sandbox.kubeconfig, context_name="production").save(
+        f"production-{suffix}", overwrite=True
+    )
+    repo = bare_repo(
+        f"blk-{suffix}", {"manifests/cm.yaml": "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: c\n"}
+    )
+    app = plain_app(f"blk-{suffix}", repo.url, "https://production.example", f"blk-{suffix}", "manifests")
+    world = write_world(tmp_path, sandbox, repo, [app], suffix)
+    config = yaml.safe_load(world.config.read_text())
+    config["clusters"] = [
+        {"name": "production", "server": "https://production.example", "block": f"production-{suffix}"}
+    ]
+    world.config.write_text(yaml.safe_dump(config))
+    result = sync(app=app["metadata"]["name"], config=str(world.config), wait_timeout=0)
+    assert [r["action"] for r in result["resources"]] == ["created"]
+    assert configmap_exists(kube_client, "production", f"blk-{suffix}", "c")

@@ -1,0 +1,109 @@
+"""The seed's step 5 end to end, with the human gates answered through resume_flow_run."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from prefect.client.orchestration import get_client
+from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterKey
+
+from ferry.devenv.registry import RunningRegistry
+from ferry.release.canary import canary_name
+from ferry.sandbox.cluster import Sandbox
+from flows.release import release
+from flows.sync import auto_sync
+from tests.release.world import (
+    NEW_BUILD,
+    Background,
+    answer,
+    build_world,
+    http_endpoint,
+    paused_run,
+    read_run,
+)
+
+pytestmark = [pytest.mark.cluster, pytest.mark.slow]
+
+JOB = {
+    "apiVersion": "batch/v1",
+    "kind": "Job",
+    "metadata": {"name": "smoke"},
+    "spec": {
+        "backoffLimit": 0,
+        "template": {
+            "spec": {"restartPolicy": "Never", "containers": [{"name": "smoke", "image": "busybox"}]}
+        },
+    },
+}
+
+
+def _artifact(key: str) -> str:
+    with get_client(sync_client=True) as client:
+        found = client.read_artifacts(artifact_filter=ArtifactFilter(key=ArtifactFilterKey(any_=[key])))
+    assert found, f"no artifact {key}"
+    return str(found[0].data)
+
+
+def test_seed_step_5_end_to_end_with_gates_and_native_canaries(
+    tmp_path: Path, registry: RunningRegistry, sandbox: Sandbox, sandbox_tools: dict, prefect_harness: str
+) -> None:
+    with http_endpoint() as url:
+        world = build_world(
+            tmp_path,
+            registry,
+            sandbox,
+            release={
+                "validation": [
+                    {"name": "healthz", "http": {"url": url, "expect_body": "ok"}, "retries": 1},
+                    {"name": "smoke-job", "job": {"manifest": JOB}, "timeout": 60},
+                ],
+                "staging_canary": {"provider": "native", "steps": [50]},
+                "production_canary": {"provider": "native", "steps": [50]},
+            },
+        )
+        old, new = f"{world.image()}:v1.0", f"{world.image()}:v3-5a7147"
+        world.push("v3-5a7147", NEW_BUILD)
+        report = world.update_images()
+        assert report.images_updated == 6, report
+        dev = auto_sync(config=str(world.config), cluster="dev", wait_timeout=90, return_state=True)
+        assert dev.is_completed(), dev.message
+        assert world.image_of("dev") == new
+
+        running = Background(
+            lambda: release(app=world.app("dev"), config=str(world.config), return_state=True)
+        )
+        run = paused_run(world.app("dev"), "dev-verified")
+        assert world.image_of("staging") == old and world.image_of("production") == old
+        answer(run, True, "alice", "dev looks good")
+
+        paused_run(world.app("dev"), "sync-staging")
+        assert world.image_of("staging") == old
+        assert "v3-5a7147" in _artifact("release-diff-staging")
+        answer(run, True, "bob")
+
+        paused_run(world.app("dev"), "canary-staging-1")
+        canary = world.deployment("staging", canary_name("echo-server"))
+        assert canary is not None and canary["spec"]["replicas"] == 1
+        assert canary["spec"]["template"]["spec"]["containers"][0]["image"] == new
+        assert world.image_of("staging") == old, "the stable Deployment changes only after the last step"
+        answer(run, True, "bob")
+
+        paused_run(world.app("dev"), "sync-production")
+        assert world.image_of("staging") == new
+        assert world.deployment("staging", canary_name("echo-server")) is None
+        assert world.image_of("production") == old
+        answer(run, True, "carol")
+
+        paused_run(world.app("dev"), "canary-production-1")
+        assert world.image_of("production") == old
+        answer(run, True, "carol")
+
+        state = running.result()
+    assert state.is_completed(), state.message
+    assert world.image_of("production") == new
+    assert world.deployment("production", "echo-server")["spec"]["replicas"] == 3
+    assert world.deployment("production", canary_name("echo-server")) is None
+    record = _artifact("gate-dev-verified")
+    assert "approved" in record and "alice" in record and "dev looks good" in record
+    assert read_run(run.id).state.is_completed()

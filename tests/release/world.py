@@ -1,0 +1,215 @@
+"""The seed scenario for release tests: real registry, real bare deploy repo, the three sandbox clusters.
+
+Each world gets its own suffix: app names ``app-helm-<env>-<sfx>``, namespaces
+``app-<env>-<sfx>`` and image repositories ``<sfx>/cidemo/...`` in the shared
+session registry, so tests never see each other's tags or objects.
+"""
+
+from __future__ import annotations
+
+import contextvars
+import http.server
+import threading
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import yaml
+from prefect.client.orchestration import get_client
+from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterId
+from prefect.client.schemas.objects import FlowRun
+from prefect.client.schemas.sorting import FlowRunSort
+
+from ferry.config import load_config
+from ferry.devenv.oci import push_image
+from ferry.devenv.registry import RunningRegistry
+from ferry.devenv.seed import ENVIRONMENTS, IMAGES, application, create_deploy_repo
+from ferry.release.holds import HoldAwareUpdater
+from ferry.sandbox.cluster import Sandbox
+from ferry.sync.engine import SyncEngine
+from ferry.update.cycle import CycleReport
+
+OLD_BUILD = datetime(2023, 7, 1, tzinfo=UTC)
+NEW_BUILD = datetime(2023, 7, 19, 7, 35, tzinfo=UTC)
+NEWER_BUILD = datetime(2023, 8, 1, tzinfo=UTC)
+
+
+@dataclass
+class ReleaseWorld:
+    root: Path
+    registry: RunningRegistry
+    sandbox: Sandbox
+    sfx: str
+    config: Path
+    bare: Path
+
+    def app(self, env: str) -> str:
+        return f"app-helm-{env}-{self.sfx}"
+
+    def namespace(self, env: str) -> str:
+        return f"app-{env}-{self.sfx}"
+
+    def image(self, alias: str = "echoserver") -> str:
+        return f"{self.registry.host}/{self.sfx}/{IMAGES[alias][0]}"
+
+    def push(self, tag: str, created: datetime) -> None:
+        for repo, _ in IMAGES.values():
+            push_image(self.registry.url, f"{self.sfx}/{repo}", tag, created=created)
+
+    def engine(self) -> SyncEngine:
+        return SyncEngine(load_config(self.config))
+
+    def update_images(self) -> CycleReport:
+        with HoldAwareUpdater(load_config(self.config)) as updater:
+            return updater.run_cycle()
+
+    def image_of(self, env: str, name: str = "echo-server") -> str | None:
+        with self.engine() as engine:
+            _, cluster, ns = engine.destination(engine.application(self.app(env)))
+            live = cluster.get("apps/v1", "Deployment", name, ns)
+        return None if live is None else str(live["spec"]["template"]["spec"]["containers"][0]["image"])
+
+    def deployment(self, env: str, name: str) -> dict[str, Any] | None:
+        with self.engine() as engine:
+            _, cluster, ns = engine.destination(engine.application(self.app(env)))
+            return cluster.get("apps/v1", "Deployment", name, ns)
+
+
+def build_world(
+    root: Path,
+    registry: RunningRegistry,
+    sandbox: Sandbox,
+    *,
+    release: dict[str, Any] | None = None,
+    environments: tuple[str, ...] = ENVIRONMENTS,
+) -> ReleaseWorld:
+    """Push v1.0, create the deploy repo, write ferry.yaml (clusters, registry, the release) and sync v1.0."""
+    sfx = uuid.uuid4().hex[:6]
+    prefix = f"{registry.host}/{sfx}"
+    bare = root / "gitops-demo.git"
+    url = create_deploy_repo(bare, prefix)
+    docs = []
+    for env in environments:
+        doc: Any = application(env, url, prefix, sandbox.cluster(env).server)
+        doc["metadata"]["name"] = f"app-helm-{env}-{sfx}"
+        doc["spec"]["destination"]["namespace"] = f"app-{env}-{sfx}"
+        docs.append(doc)
+    (root / "applications").mkdir(parents=True, exist_ok=True)
+    (root / "applications" / "echo-server.yaml").write_text(yaml.safe_dump_all(docs, sort_keys=False))
+    apps = {env: f"app-helm-{env}-{sfx}" for env in environments}
+    release = release or {}
+    envs = {
+        env: {
+            "app": apps[env],
+            **({"canary": release.pop(f"{env}_canary")} if f"{env}_canary" in release else {}),
+        }
+        for env in environments
+    }
+    config = {
+        "applications": "applications",
+        "registries": [
+            {
+                "name": "local",
+                "prefix": registry.host,
+                "api_url": registry.url,
+                "insecure": True,
+                "default": True,
+            }
+        ],
+        "repositories": [{"url": url}],
+        "cache_dir": str(root / "cache"),
+        "clusters": [
+            {"name": c.name, "server": c.server, "kubeconfig": str(sandbox.kubeconfig), "context": c.context}
+            for c in sandbox.clusters
+        ],
+        "releases": [{"name": f"echo-server-{sfx}", "environments": envs, "gate_timeout": 120, **release}],
+    }
+    (root / "ferry.yaml").write_text(yaml.safe_dump(config, sort_keys=False))
+    world = ReleaseWorld(root, registry, sandbox, sfx, root / "ferry.yaml", bare)
+    world.push("v1.0", OLD_BUILD)
+    with world.engine() as engine:
+        for env in environments:
+            engine.sync(world.app(env), wait_timeout=90)
+    return world
+
+
+# -- running a flow in the background and answering its gates ------------------------------------------
+
+
+class Background:
+    """A flow called in a thread (with the caller's Prefect settings context); ``result()`` joins it."""
+
+    def __init__(self, call: Callable[[], Any]) -> None:
+        self._outcome: list[Any] = []
+        context = contextvars.copy_context()
+        self.thread = threading.Thread(target=context.run, args=(self._run, call), daemon=True)
+        self.thread.start()
+
+    def _run(self, call: Callable[[], Any]) -> None:
+        try:
+            self._outcome.append(call())
+        except BaseException as exc:
+            self._outcome.append(exc)
+
+    def result(self, timeout: float = 300) -> Any:
+        self.thread.join(timeout)
+        assert not self.thread.is_alive(), "the flow did not finish"
+        outcome = self._outcome[0]
+        if isinstance(outcome, BaseException):
+            raise outcome
+        return outcome
+
+
+def paused_run(app: str, key: str, *, timeout: float = 180, flow_name: str | None = None) -> FlowRun:
+    """Wait for the run (with parameter ``app``) to pause at gate ``key``."""
+    deadline = time.monotonic() + timeout
+    seen = "nothing"
+    with get_client(sync_client=True) as client:
+        while time.monotonic() < deadline:
+            for run in client.read_flow_runs(sort=FlowRunSort.START_TIME_DESC, limit=50):
+                if run.parameters.get("app") != app or run.state is None:
+                    continue
+                seen = f"{run.name}: {run.state.type.value} {run.state.state_details.pause_key}"
+                if run.state.is_paused() and run.state.state_details.pause_key == key:
+                    return run
+            time.sleep(0.5)
+    raise AssertionError(f"no run of {app} paused at {key!r} (last seen: {seen})")
+
+
+def read_run(run_id: Any) -> FlowRun:
+    with get_client(sync_client=True) as client:
+        return client.read_flow_runs(flow_run_filter=FlowRunFilter(id=FlowRunFilterId(any_=[run_id])))[0]
+
+
+def answer(run: FlowRun, approved: bool, approver: str = "alice", comment: str = "") -> Any:
+    from prefect.flow_runs import resume_flow_run
+
+    return resume_flow_run(run.id, run_input={"approved": approved, "approver": approver, "comment": comment})
+
+
+@contextmanager
+def http_endpoint(status: int = 200, body: bytes = b"echo-server ok") -> Iterator[str]:
+    """A loopback HTTP server answering every GET with ``status`` and ``body``; yields its URL."""
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            self.send_response(status)
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args: Any) -> None:
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}/healthz"
+    finally:
+        server.shutdown()
+        server.server_close()
