@@ -121,6 +121,10 @@ from ferry.ci.cli import register as register_ci  # noqa: E402
 
 register_ci(app)
 
+from ferry.release.cli import register as register_release  # noqa: E402
+
+register_release(app)
+
 
 def main() -> None:
     """Console-script entry point."""

@@ -1,18 +1,23 @@
 """The main job on an embedded default: the seed pipeline, end to end, on this machine.
 
-``scripts/demo.sh`` runs this. It starts a real Prefect server (its UI shows
-every run), a real CNCF Distribution registry with htpasswd auth and a real bare
-Git deploy repo, lays out the seed's three Applications, and then runs what
-Ferry can do so far:
+``scripts/demo.sh`` runs this. It starts real services — a Prefect server (its
+UI shows every run), a CNCF Distribution registry with htpasswd auth, three
+Kubernetes clusters built from the official sources (dev, staging, production),
+bare Git repos for the source and the deploy repo — and then runs the seed's
+pipeline with Ferry's flows:
 
-1. pushes ``v1.0`` of ``cidemo/echo-server`` and ``cidemo/echo-web-server``;
-2. runs the ``image-update`` flow: nothing is newer, nothing is committed;
-3. pushes ``v3-5a7147`` with a newer build time;
-4. runs ``image-update`` again: one commit per Application, in Image
-   Updater's exact format, and a ``ferry.image.updated`` event each.
+1. a developer pushes ``release-v1`` to the echo server's source repo; the
+   ``ci-build`` flow builds both images with buildah and pushes ``v1-<sha6>``;
+2. the deploy repo (the seed's Helm chart) starts at that tag, and ``auto-sync``
+   deploys it to Dev (``syncPolicy.automated``);
+3. the developer pushes ``release-v3``: ``ci-build`` pushes ``v3-<sha6>``;
+4. ``image-update`` writes the new tag back: one commit per Application, in Argo
+   CD Image Updater's exact format, and a ``ferry.image.updated`` event each;
+5. ``auto-sync`` rolls Dev to the new tag; Staging and Production are OutOfSync
+   and untouched, as the seed requires.
 
-The Prefect server keeps running so the runs can be looked at in the UI;
-``scripts/demo.sh --down`` stops it.
+The Prefect server and the clusters keep running so the runs and the apps can be
+looked at; ``scripts/demo.sh --down`` stops everything.
 """
 
 from __future__ import annotations
@@ -23,20 +28,19 @@ import secrets
 import shutil
 import subprocess
 import sys
-from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 from rich.console import Console
 from rich.syntax import Syntax
 
-from ferry.devenv.oci import OciPusher
 from ferry.devenv.registry import start_registry
-from ferry.devenv.seed import CHART_PATH, ENVIRONMENTS, IMAGES, create_deploy_repo, write_seed
+from ferry.devenv.seed import CHART_PATH, IMAGES, create_deploy_repo, write_seed
 from ferry.devenv.services import ServiceBook, start_prefect_server
+from ferry.devenv.source import build_rule, create_source_repo
+from ferry.sandbox import cluster as sandbox
 
 console = Console()
-OLD_BUILD = datetime(2023, 7, 1, tzinfo=UTC)
-NEW_BUILD = datetime(2023, 7, 19, 7, 35, tzinfo=UTC)
 
 
 def _step(text: str) -> None:
@@ -49,17 +53,34 @@ def _git(bare: Path, *args: str) -> str:
     ).stdout
 
 
+def _ferry(*args: str) -> str:
+    ferry = Path(sys.executable).with_name("ferry")
+    return subprocess.run([str(ferry), *args], capture_output=True, text=True, check=False).stdout
+
+
+def stop_everything(workdir: Path) -> list[str]:
+    stopped = ServiceBook(workdir).stop_all()
+    stopped += [f"cluster {name}" for name in sandbox.down(state_root=workdir / "clusters")]
+    return stopped
+
+
 def run(workdir: Path) -> None:
-    book = ServiceBook(workdir)
-    book.stop_all()
+    stop_everything(workdir)
     shutil.rmtree(workdir, ignore_errors=True)
     workdir.mkdir(parents=True)
+    book = ServiceBook(workdir)
 
     _step("Prefect server")
     server = start_prefect_server(workdir / "prefect")
     book.add(server)
     os.environ["PREFECT_API_URL"] = f"{server.url}/api"
     console.print(f"Prefect UI: [link={server.url}]{server.url}[/link]  (PID {server.pid})")
+
+    _step("Kubernetes clusters: dev, staging, production (kube-apiserver, etcd, kwok)")
+    clusters = sandbox.up(state_root=workdir / "clusters")
+    for c in clusters.clusters:
+        console.print(f"{c.name:<11} {c.server}")
+    console.print(f"kubeconfig {clusters.kubeconfig}")
 
     _step("Registry (CNCF Distribution, htpasswd)")
     password = secrets.token_urlsafe(16)
@@ -69,68 +90,90 @@ def run(workdir: Path) -> None:
         f"registry {registry.url} (PID {registry.pid}); credentials via env:FERRY_DEMO_REGISTRY_CREDS"
     )
     try:
-        _run_pipeline(workdir, registry.url, registry.host, registry.auth)
+        cluster_entries = [
+            {"name": c.name, "server": c.server, "kubeconfig": str(clusters.kubeconfig), "context": c.context}
+            for c in clusters.clusters
+        ]
+        _run_pipeline(workdir, registry.url, registry.host, cluster_entries)
     finally:
         registry.stop()
     console.print(
-        f"\nThe runs are in the Prefect UI at {server.url}/runs — stop it with: scripts/demo.sh --down"
+        f"\nRuns: {server.url}/runs   Apps: .venv/bin/ferry apps -c {workdir / 'config' / 'ferry.yaml'}\n"
+        "Stop everything with: scripts/demo.sh --down"
     )
 
 
-def _run_pipeline(workdir: Path, registry_url: str, host: str, auth: tuple[str, str] | None) -> None:
-    from flows.image_update import image_update  # imported late: PREFECT_API_URL must be set first
+def _run_pipeline(workdir: Path, registry_url: str, host: str, clusters: list[dict[str, str]]) -> None:
+    # Imported late: PREFECT_API_URL must be set before Prefect reads its settings.
+    from flows.ci_build import ci_build
+    from flows.image_update import image_update
+    from flows.sync import auto_sync
 
-    with OciPusher(registry_url, auth=auth) as pusher:
-        for repo, _ in IMAGES.values():
-            pusher.push_image(repo, "v1.0", created=OLD_BUILD)
-    console.print("pushed v1.0 of " + ", ".join(f"{host}/{r}" for r, _ in IMAGES.values()))
-
-    _step("Deploy repo and the seed's Applications")
+    _step("Source repo, deploy repo and the seed's Applications")
+    source = create_source_repo(workdir / "git" / "echo-server.git")
+    rules: list[dict[str, Any]] = []
+    for alias, (repository, _) in IMAGES.items():
+        rule = build_rule(source.url, host, name=alias)
+        rules.append(
+            {**rule, "image": f"{host}/{repository}", "credentials": "env:FERRY_DEMO_REGISTRY_CREDS"}
+        )
     bare = workdir / "git" / "gitops-demo.git"
-    url = create_deploy_repo(bare, host)
     layout = write_seed(
         workdir / "config",
-        repo_url=url,
+        repo_url=bare.resolve().as_uri(),
         registry_prefix=host,
         registry_api=registry_url,
         registry_credentials="env:FERRY_DEMO_REGISTRY_CREDS",
+        clusters=clusters,
+        builds=rules,
     )
-    console.print(f"deploy repo {url}\nconfig {layout.config}\napplications {layout.applications}")
+    config = str(layout.config)
+    console.print(f"source repo {source.url}\nconfig {layout.config}")
 
-    _step("image-update: nothing newer yet")
-    image_update(config=str(layout.config))
-    console.print(f"deploy repo head: {_git(bare, 'log', '--oneline', '-1').strip()}")
+    _step("git push origin HEAD:release-v1  →  ci-build")
+    first = source.release("v1")
+    ci_build(config=config)
+    initial = f"v1-{first[:6]}"
+    create_deploy_repo(bare, host, initial_tag=initial)
+    console.print(f"deploy repo {layout.repo_url} starts at {initial}")
 
-    _step("CI pushes v3-5a7147 (newer build)")
-    with OciPusher(registry_url, auth=auth) as pusher:
-        for repo, _ in IMAGES.values():
-            pusher.push_image(repo, "v3-5a7147", created=NEW_BUILD)
+    _step("auto-sync: Dev follows Git")
+    auto_sync(config=config, cluster="dev")
+
+    _step("A new commit, git push origin HEAD:release-v3  →  ci-build")
+    source.commit({"VERSION": "3\n"}, "echo server v3")
+    source.release("v3")
+    ci_build(config=config)
 
     _step("image-update: write-back")
-    image_update(config=str(layout.config))
+    image_update(config=config)
     console.print(_git(bare, "log", "--stat", "--format=%n%h %s%n%b", "-3"))
-    path = f"{CHART_PATH}/.argocd-source-app-helm-{ENVIRONMENTS[0]}.yaml"
+    path = f"{CHART_PATH}/.argocd-source-app-helm-dev.yaml"
     console.print(f"[bold]{path}[/bold]")
     console.print(Syntax(_git(bare, "show", f"main:{path}"), "yaml"))
+
+    _step("auto-sync: Dev rolls to the new tag; Staging and Production wait")
+    auto_sync(config=config, cluster="dev")
+    console.print(_ferry("apps", "-c", config))
 
 
 def _flush_prefect() -> None:
     """Send queued logs and events before the server goes away, so nothing is lost or reported as failed."""
     from prefect.events.worker import EventsWorker
-    from prefect.logging.handlers import APILogHandler
+    from prefect.logging.handlers import APILogWorker
 
-    APILogHandler.flush()
+    APILogWorker.drain_all()
     EventsWorker.drain_all()
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="scripts/demo.sh", description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(prog="scripts/demo.sh", description=(__doc__ or "").split("\n\n")[0])
     parser.add_argument("--workdir", type=Path, default=Path.home() / ".cache" / "ferry" / "demo")
     parser.add_argument("--down", action="store_true", help="stop the demo's background services and exit")
-    parser.add_argument("--stop-after", action="store_true", help="stop the Prefect server when done")
+    parser.add_argument("--stop-after", action="store_true", help="stop everything when done")
     args = parser.parse_args(argv)
     if args.down:
-        stopped = ServiceBook(args.workdir).stop_all()
+        stopped = stop_everything(args.workdir)
         console.print(f"stopped: {', '.join(stopped) or 'nothing was running'}")
         return 0
     try:
@@ -138,7 +181,7 @@ def main(argv: list[str] | None = None) -> int:
     finally:
         if args.stop_after:
             _flush_prefect()
-            ServiceBook(args.workdir).stop_all()
+            stop_everything(args.workdir)
     return 0
 
 

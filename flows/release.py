@@ -120,7 +120,11 @@ def ask(
             approver=answer.approver or _default_approver(),
             decided_at=datetime.now(UTC),
         )
-    logger.info(decision.log_line())
+    if decision.timed_out:
+        message = f"gate {question.title!r} timed out after {timeout:.0f}s; nothing further was synced"
+        logger.warning(message)
+    else:
+        logger.info(decision.log_line())
     create_markdown_artifact(
         key=f"gate-{question.key}",
         markdown=decision.markdown(),

@@ -10,6 +10,7 @@ local one.
 from __future__ import annotations
 
 import subprocess
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -115,9 +116,11 @@ def create_repo(bare: Path, files: dict[str, str], branch: str = "main", message
     return url
 
 
-def create_deploy_repo(bare: Path, registry_prefix: str, branch: str = "main") -> str:
+def create_deploy_repo(
+    bare: Path, registry_prefix: str, branch: str = "main", initial_tag: str = "v1.0"
+) -> str:
     """Create a bare deploy repo at ``bare`` holding the seed chart on ``branch``; return its file:// URL."""
-    return create_repo(bare, chart_files(registry_prefix), branch, "seed: echo-server chart")
+    return create_repo(bare, chart_files(registry_prefix, initial_tag), branch, "seed: echo-server chart")
 
 
 def application(
@@ -175,9 +178,17 @@ def write_seed(
     registry_api: str,
     servers: dict[str, str] | None = None,
     registry_credentials: str | None = None,
+    clusters: Sequence[dict[str, str]] = (),
+    builds: Sequence[dict[str, object]] = (),
 ) -> SeedLayout:
-    """Write ``ferry.yaml`` and the three Applications (one multi-document file) under ``root``."""
-    servers = servers or {env: f"https://127.0.0.1/{env}" for env in ENVIRONMENTS}
+    """Write ``ferry.yaml`` and the three Applications (one multi-document file) under ``root``.
+
+    ``clusters`` are ``ferry.yaml`` cluster entries named after the environments
+    (the sandbox's); each Application's destination is the cluster of its
+    environment. ``builds`` are CI build rules.
+    """
+    by_name = {c["name"]: c["server"] for c in clusters}
+    servers = servers or {env: by_name.get(env, f"https://127.0.0.1/{env}") for env in ENVIRONMENTS}
     apps_dir = root / "applications"
     apps_dir.mkdir(parents=True, exist_ok=True)
     docs = [application(env, repo_url, registry_prefix, servers[env]) for env in ENVIRONMENTS]
@@ -197,6 +208,10 @@ def write_seed(
         "repositories": [{"url": repo_url}],
         "cache_dir": ".ferry-cache",
     }
+    if clusters:
+        config["clusters"] = list(clusters)
+    if builds:
+        config["builds"] = list(builds)
     path = root / "ferry.yaml"
     path.write_text(yaml.safe_dump(config, sort_keys=False))
     return SeedLayout(path, apps_dir, repo_url)

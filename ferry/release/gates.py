@@ -35,6 +35,8 @@ class GateDecision(BaseModel):
 
     def log_line(self) -> str:
         """One line for the run log."""
+        if self.timed_out:
+            return f"gate {self.gate!r} timed out at {self.decided_at.isoformat()}"
         who = self.approver or "unknown"
         comment = f": {self.comment}" if self.comment else ""
         return f"gate {self.gate!r} {self.verdict} by {who} at {self.decided_at.isoformat()}{comment}"

@@ -9,6 +9,7 @@ change the input), with the resource named in the message.
 
 from __future__ import annotations
 
+import builtins
 import hashlib
 import json
 import logging
@@ -205,6 +206,32 @@ class KubeCluster:
             params["dry_run"] = "All"
         verb = "dry-run apply" if dry_run else "apply"
         return self._call(f"{verb} {kind} {where}{metadata['name']}", "patch", path, body=manifest, **params)
+
+    def patch(
+        self,
+        api_version: str,
+        kind: str,
+        name: str,
+        namespace: str | None,
+        body: dict[str, Any] | builtins.list[dict[str, Any]],
+        *,
+        subresource: str | None = None,
+        content_type: str = "application/merge-patch+json",
+    ) -> dict[str, Any]:
+        """Patch an object or one of its subresources (``status``, ``scale``).
+
+        ``content_type`` picks the patch flavour: merge (default), ``application/json-patch+json``
+        (a list of operations, e.g. a ``test`` op to guard a state transition) or strategic merge.
+        """
+        resource: Any = self.resource(api_version, kind)
+        path = resource.path(name=name, namespace=namespace if resource.namespaced else None)
+        if subresource:
+            path = f"{path}/{subresource}"
+        where = f"{namespace}/" if namespace else ""
+        what = f"patch {kind} {where}{name}" + (f" ({subresource})" if subresource else "")
+        return self._call(
+            what, "patch", path, body=body, content_type=content_type, field_manager=FIELD_MANAGER
+        )
 
     def delete(self, api_version: str, kind: str, name: str, namespace: str | None) -> bool:
         """Delete an object (background propagation); False when it was already gone."""

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import pytest
 from prefect.client.orchestration import get_client
-from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterKey
+from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterFlowRunId, ArtifactFilterKey
 
 from ferry.devenv.registry import RunningRegistry
 from ferry.release.canary import canary_name
@@ -38,9 +39,13 @@ JOB = {
 }
 
 
-def _artifact(key: str) -> str:
+def _artifact(key: str, run_id: Any) -> str:
     with get_client(sync_client=True) as client:
-        found = client.read_artifacts(artifact_filter=ArtifactFilter(key=ArtifactFilterKey(any_=[key])))
+        found = client.read_artifacts(
+            artifact_filter=ArtifactFilter(
+                key=ArtifactFilterKey(any_=[key]), flow_run_id=ArtifactFilterFlowRunId(any_=[run_id])
+            )
+        )
     assert found, f"no artifact {key}"
     return str(found[0].data)
 
@@ -79,7 +84,7 @@ def test_seed_step_5_end_to_end_with_gates_and_native_canaries(
 
         paused_run(world.app("dev"), "sync-staging")
         assert world.image_of("staging") == old
-        assert "v3-5a7147" in _artifact("release-diff-staging")
+        assert "v3-5a7147" in _artifact("release-diff-staging", run.id)
         answer(run, True, "bob")
 
         paused_run(world.app("dev"), "canary-staging-1")
@@ -104,6 +109,6 @@ def test_seed_step_5_end_to_end_with_gates_and_native_canaries(
     assert world.image_of("production") == new
     assert world.deployment("production", "echo-server")["spec"]["replicas"] == 3
     assert world.deployment("production", canary_name("echo-server")) is None
-    record = _artifact("gate-dev-verified")
+    record = _artifact("gate-dev-verified", state.state_details.flow_run_id)
     assert "approved" in record and "alice" in record and "dev looks good" in record
     assert read_run(run.id).state.is_completed()

@@ -297,3 +297,42 @@ def test_plain_directory_app_recurse_include_exclude(
         assert engine.diff(name).status is SyncStatus.SYNCED
     assert configmap_exists(kube_client, "dev", namespace, "deep")
     assert not configmap_exists(kube_client, "dev", namespace, "skip")
+
+
+def test_kruise_rollout_status_patch_and_health_on_the_real_crd(
+    tmp_path: Path, sandbox: Sandbox, bare_repo: BareRepoFactory, suffix: str
+) -> None:
+    rollout = (
+        "apiVersion: rollouts.kruise.io/v1beta1\nkind: Rollout\nmetadata:\n  name: web\nspec:\n"
+        "  workloadRef: {apiVersion: apps/v1, kind: Deployment, name: web}\n"
+    )
+    repo = bare_repo(f"kruise-{suffix}", {"manifests/rollout.yaml": rollout})
+    namespace, name = f"kruise-{suffix}", f"kruise-{suffix}"
+    world = write_world(
+        tmp_path,
+        sandbox,
+        repo,
+        [plain_app(name, repo.url, sandbox.cluster("dev").server, namespace, "manifests")],
+        suffix,
+    )
+    with world.engine() as engine:
+        engine.sync(name)
+        _, cluster, _ = engine.destination(engine.application(name))
+        live = cluster.get("rollouts.kruise.io/v1beta1", "Rollout", "web", namespace)
+        assert live is not None
+        status = {
+            "observedGeneration": live["metadata"]["generation"],
+            "phase": "Progressing",
+            "canaryStatus": {"currentStepIndex": 1, "currentStepState": "StepPaused"},
+        }
+        patched = cluster.patch(
+            "rollouts.kruise.io/v1beta1",
+            "Rollout",
+            "web",
+            namespace,
+            {"status": status},
+            subresource="status",
+        )
+        assert patched["status"]["canaryStatus"]["currentStepState"] == "StepPaused"
+        assert engine.status(name).health.status is HealthStatus.SUSPENDED
+        assert engine.diff(name).status is SyncStatus.SYNCED, "status changes are not drift"

@@ -1,0 +1,115 @@
+"""`ferry rollback APP [ID] [--git-revert]`, `ferry hold list` and `ferry hold release APP`.
+
+Exit codes follow the rest of the CLI: 0 success, 1 failure, 2 invalid
+configuration (an unknown app or history entry included).
+"""
+
+from __future__ import annotations
+
+import getpass
+import json
+import logging
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from ferry.config import load_config
+from ferry.errors import ConfigError, FerryError
+from ferry.release.holds import list_holds, release_hold
+from ferry.release.rollback import git_revert_rollback, quick_rollback
+from ferry.sync.engine import SyncEngine
+from ferry.sync.model import Initiator
+
+ConfigOption = Annotated[Path, typer.Option("--config", "-c", help="Path to ferry.yaml")]
+_err = Console(stderr=True)
+hold_app = typer.Typer(help="Holds that keep auto-sync and the image updater from undoing a rollback.")
+
+
+def _engine(config: Path) -> SyncEngine:
+    logging.basicConfig(level=logging.INFO, format="%(message)s", stream=sys.stderr, force=True)
+    for noisy in ("httpx", "kubernetes", "urllib3"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
+    return SyncEngine(load_config(config))
+
+
+def _fail(exc: FerryError) -> typer.Exit:
+    label = "configuration error" if isinstance(exc, ConfigError) else "error"
+    _err.print(f"[red]{label}:[/red] {exc}", markup=True, highlight=False)
+    return typer.Exit(2 if isinstance(exc, ConfigError) else 1)
+
+
+def rollback(
+    app: Annotated[str, typer.Argument(help="Application name")],
+    history_id: Annotated[
+        int | None, typer.Argument(help="History entry (default: the previous one)")
+    ] = None,
+    git_revert: Annotated[
+        bool, typer.Option("--git-revert", help="Revert the write-back commits and hold the reverted tags")
+    ] = False,
+    config: ConfigOption = Path("ferry.yaml"),
+    wait_timeout: Annotated[float, typer.Option(help="Seconds to wait for Healthy (quick rollback)")] = 120.0,
+) -> None:
+    """Roll APP back to a history entry (argocd app rollback), or revert its write-backs end to end."""
+    who = Initiator(getpass.getuser())
+    try:
+        with _engine(config) as engine:
+            if git_revert:
+                result = git_revert_rollback(engine, app, history_id, initiator=who)
+            else:
+                result = quick_rollback(
+                    engine, app, history_id, initiator=who, wait_timeout=wait_timeout or None
+                )
+    except FerryError as exc:
+        raise _fail(exc) from exc
+    sys.stdout.write(json.dumps(result.as_dict(), indent=2) + "\n")
+
+
+@hold_app.command(name="list")
+def hold_list(
+    config: ConfigOption = Path("ferry.yaml"),
+    output: Annotated[str, typer.Option("--output", "-o", help="text or json")] = "text",
+) -> None:
+    """List the holds on the config's apps."""
+    try:
+        with _engine(config) as engine:
+            holds = list_holds(engine)
+    except FerryError as exc:
+        raise _fail(exc) from exc
+    if output == "json":
+        sys.stdout.write(json.dumps([h.as_dict() for h in holds], indent=2) + "\n")
+        return
+    table = Table("APP", "SYNC HELD", "HELD TAGS", "SINCE", "BY", "REASON")
+    for hold in holds:
+        table.add_row(
+            hold.app,
+            "yes" if hold.sync else "no",
+            "\n".join(hold.tags),
+            hold.created_at,
+            hold.created_by,
+            hold.reason,
+        )
+    Console(width=200).print(table)
+
+
+@hold_app.command(name="release")
+def hold_release(
+    app: Annotated[str, typer.Argument(help="Application name")],
+    config: ConfigOption = Path("ferry.yaml"),
+) -> None:
+    """Release the hold on APP: auto-sync and the image updater take it up again."""
+    try:
+        with _engine(config) as engine:
+            released = release_hold(engine, app)
+    except FerryError as exc:
+        raise _fail(exc) from exc
+    sys.stdout.write(f"{app}: {'hold released' if released else 'was not on hold'}\n")
+
+
+def register(app: typer.Typer) -> None:
+    """Add ``rollback`` and ``hold`` to the ``ferry`` Typer app."""
+    app.command(name="rollback")(rollback)
+    app.add_typer(hold_app, name="hold")
