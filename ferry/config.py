@@ -137,16 +137,18 @@ class FerryConfig(_Model):
         return Path.home() / ".cache" / "ferry"
 
     def registry_for(self, image_name: str) -> RegistryConfig | None:
-        """The registry whose prefix is the longest match for ``image_name``, else the default one."""
+        """The registry whose ``prefix`` is the longest match for ``image_name``, or None."""
         matches = [
             r
             for r in self.registries
             if image_name == r.prefix or image_name.startswith(r.prefix.rstrip("/") + "/")
         ]
-        if matches:
-            return max(matches, key=lambda r: len(r.prefix))
-        defaults = [r for r in self.registries if r.default]
-        return defaults[0] if defaults else None
+        return max(matches, key=lambda r: len(r.prefix)) if matches else None
+
+    @property
+    def default_registry(self) -> RegistryConfig | None:
+        """The ``default: true`` entry: it serves images that name no registry host."""
+        return next((r for r in self.registries if r.default), None)
 
     def repository_for(self, url: str) -> RepositoryConfig | None:
         normalized = url.rstrip("/").removesuffix(".git")

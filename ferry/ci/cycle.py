@@ -8,7 +8,6 @@ and nothing is cloned unless something is to be built.
 
 from __future__ import annotations
 
-import ipaddress
 import logging
 import shutil
 import subprocess
@@ -36,6 +35,7 @@ from ferry.config import FerryConfig
 from ferry.credentials import Credential, CredentialResolver
 from ferry.errors import ConfigError, FerryError, GitError, ToolError
 from ferry.registry.client import RegistryClient
+from ferry.registry.targets import registry_target
 from ferry.vcs.cache import RepoCache
 from ferry.vcs.credentials import GitCredentials, scrub
 
@@ -106,21 +106,6 @@ class CycleResult:
     def failed(self) -> int:
         """How many candidates failed."""
         return sum(1 for o in self.outcomes if o.status is BuildStatus.failed)
-
-
-def is_loopback_host(host: str) -> bool:
-    """True for ``localhost``/loopback addresses, with or without a port.
-
-    >>> [is_loopback_host(h) for h in ("127.0.0.1:5000", "localhost", "[::1]:5000", "ghcr.io")]
-    [True, True, True, False]
-    """
-    bare = host.rsplit(":", 1)[0] if (host.count(":") == 1 or host.startswith("[")) else host
-    if bare == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(bare.strip("[]")).is_loopback
-    except ValueError:
-        return False
 
 
 def rfc3339_now() -> str:
@@ -354,15 +339,9 @@ class CiBuilder:
         return GitCredentials(cred.username, cred.password, cred.ssh_private_key)
 
     def _registry_config(self, rule: BuildRule) -> tuple[str, str, bool, str | None]:
-        """``(api_url, repository, insecure, credentials ref)`` for the rule's image."""
-        ref = rule.image_reference
-        host = ref.registry or ""
-        reg = self.config.registry_for(ref.name)
-        if reg is not None and ref.name.startswith(reg.prefix.rstrip("/") + "/"):
-            repository = ref.name[len(reg.prefix.rstrip("/")) + 1 :]
-            return reg.api_url, repository, reg.insecure or is_loopback_host(host), reg.credentials
-        scheme = "http" if is_loopback_host(host) else "https"
-        return f"{scheme}://{host}", ref.repository, is_loopback_host(host), None
+        """``(api_url, repository, plain HTTP, credentials ref)`` for the rule's image."""
+        target = registry_target(self.config, rule.image_reference)
+        return target.api_url, target.repository, target.plain_http, target.credentials
 
     def _insecure(self, rule: BuildRule) -> bool:
         return self._registry_config(rule)[2]

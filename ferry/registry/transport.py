@@ -56,6 +56,17 @@ def is_loopback(host: str) -> bool:
         return False
 
 
+def is_loopback_host(host: str) -> bool:
+    """:func:`is_loopback` for ``host[:port]`` as image references write it.
+
+    >>> [is_loopback_host(h) for h in ("127.0.0.1:5000", "localhost", "[::1]:5000", "ghcr.io")]
+    [True, True, True, False]
+    """
+    if host.startswith("["):
+        return is_loopback(host[1 : host.find("]")] if "]" in host else host)
+    return is_loopback(host.rsplit(":", 1)[0] if host.count(":") == 1 else host)
+
+
 def normalise_api_url(api_url: str, *, insecure: bool) -> str:
     """Turn ``registries.conf``'s ``api_url`` into a base URL without a trailing slash.
 

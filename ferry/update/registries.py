@@ -2,54 +2,13 @@
 
 from __future__ import annotations
 
-import ipaddress
-from dataclasses import dataclass
-
 from ferry.argocd.annotations import ImageSettings
-from ferry.config import FerryConfig, RegistryConfig
+from ferry.config import FerryConfig
 from ferry.credentials import CredentialResolver
 from ferry.errors import ConfigError
 from ferry.registry.cache import MetadataCache
 from ferry.registry.client import RegistryClient
-
-DOCKER_HUB_API = "https://registry-1.docker.io"
-
-
-def _is_loopback(host: str) -> bool:
-    bare = host.rsplit(":", 1)[0] if host.count(":") == 1 else host
-    if bare == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(bare.strip("[]")).is_loopback
-    except ValueError:
-        return False
-
-
-@dataclass(frozen=True, slots=True)
-class RegistryTarget:
-    """Where an image lives: the API URL, the repository path on it, and its config (if any)."""
-
-    api_url: str
-    repository: str
-    config: RegistryConfig | None
-
-
-def registry_target(config: FerryConfig, image: ImageSettings) -> RegistryTarget:
-    """Map an image-list image onto a configured registry (longest prefix), or onto its own host:
-    plain HTTP for loopback hosts, HTTPS otherwise, and Docker Hub's API for unqualified names."""
-    ref = image.image
-    reg = config.registry_for(ref.name)
-    if reg is not None:
-        prefix = reg.prefix.rstrip("/")
-        repository = ref.name[len(prefix) + 1 :] if ref.name.startswith(prefix + "/") else ref.repository
-        if reg.defaultns and "/" not in repository:
-            repository = f"{reg.defaultns}/{repository}"
-        return RegistryTarget(reg.api_url, repository, reg)
-    if ref.canonical_registry == "docker.io":
-        return RegistryTarget(DOCKER_HUB_API, ref.canonical_repository, None)
-    assert ref.registry is not None
-    scheme = "http" if _is_loopback(ref.registry) else "https"
-    return RegistryTarget(f"{scheme}://{ref.registry}", ref.repository, None)
+from ferry.registry.targets import registry_target
 
 
 class RegistryPool:
@@ -63,8 +22,8 @@ class RegistryPool:
 
     def client_for(self, image: ImageSettings) -> tuple[RegistryClient, str]:
         """The client for ``image``'s registry and the repository path to ask it about."""
-        target = registry_target(self._config, image)
-        ref = image.pull_secret or (target.config.credentials if target.config else None)
+        target = registry_target(self._config, image.image)
+        ref = image.pull_secret or target.credentials
         key = (target.api_url, ref)
         if key not in self._clients:
             username = password = None

@@ -35,7 +35,8 @@ repositories:
     assert cfg.applications_dir == (tmp_path / "apps").resolve()
     assert cfg.registries[0].credentials_ttl == 36000
     assert cfg.registry_for("127.0.0.1:5000/cidemo/echo-server").name == "local"  # type: ignore[union-attr]
-    assert cfg.registry_for("nginx").name == "acr"  # type: ignore[union-attr]
+    assert cfg.registry_for("nginx") is None  # no prefix matches; registry_target applies the default
+    assert cfg.default_registry is not None and cfg.default_registry.name == "acr"
     repo = cfg.repository_for("git@github.com:ivan-cai/gitops-demo")
     assert repo is not None and repo.credentials == "git:secret:argocd/git-creds"
 
