@@ -30,9 +30,13 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from importlib.metadata import entry_points
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ferry.errors import AuthenticationError, ConfigError
+from ferry.vcs.credentials import GitCredentials
+
+if TYPE_CHECKING:  # ferry.config imports the CI rules, which resolve credentials: avoid the cycle
+    from ferry.config import FerryConfig
 
 BlockLoader = Callable[[str, str], Any]
 """Loads a block by ``(type_slug, name)`` and returns its secret value (a str or a dict)."""
@@ -180,3 +184,22 @@ class CredentialResolver:
             f"unknown credential reference {ref!r}: "
             "expected env:, file:, block:, secret:, pullsecret: or git:secret:"
         )
+
+    def git_credentials(
+        self, url: str, ref: str | None, config: FerryConfig, *, key: str
+    ) -> GitCredentials | None:
+        """Credentials for a Git remote: ``ref`` when given, else the ``repositories:`` entry of ``url``.
+
+        ``key`` names the setting that held ``ref``, for the error message.
+        """
+        if ref is None:
+            repo = config.repository_for(url)
+            ref = repo.credentials if repo else None
+            key = "repositories.credentials"
+        if ref is None:
+            return None
+        try:
+            cred = self.resolve(ref)
+        except ConfigError as exc:
+            raise exc.located(key=key) from exc
+        return GitCredentials(cred.username, cred.password, cred.ssh_private_key)

@@ -326,17 +326,9 @@ class CiBuilder:
     # -- credentials and registries ----------------------------------------------------
 
     def _git_credentials(self, rule: BuildRule) -> GitCredentials | None:
-        ref = rule.credentials
-        if ref is None:
-            repo = self.config.repository_for(rule.repo)
-            ref = repo.credentials if repo else None
-        if ref is None:
-            return None
-        try:
-            cred = self.resolver.resolve(ref)
-        except ConfigError as exc:
-            raise exc.located(key=f"builds.{rule.name}.credentials") from exc
-        return GitCredentials(cred.username, cred.password, cred.ssh_private_key)
+        return self.resolver.git_credentials(
+            rule.repo, rule.credentials, self.config, key=f"builds.{rule.name}.credentials"
+        )
 
     def _registry_config(self, rule: BuildRule) -> tuple[str, str, bool, str | None]:
         """``(api_url, repository, plain HTTP, credentials ref)`` for the rule's image."""

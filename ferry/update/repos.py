@@ -7,10 +7,9 @@ from pathlib import Path
 
 from ferry.config import FerryConfig
 from ferry.credentials import CredentialResolver
-from ferry.errors import ConfigError, NotFoundError
+from ferry.errors import NotFoundError
 from ferry.vcs.cache import RepoCache
 from ferry.vcs.clone import WorkingClone
-from ferry.vcs.credentials import GitCredentials
 
 
 @dataclass(frozen=True, slots=True)
@@ -37,23 +36,12 @@ class RepoPool:
         self._cache = RepoCache(root)
         self._clones: dict[str, WorkingClone] = {}
 
-    def _credentials(self, url: str, ref: str | None) -> GitCredentials | None:
-        if ref is None:
-            repo = self._config.repository_for(url)
-            ref = repo.credentials if repo else None
-        if ref is None:
-            return None
-        try:
-            cred = self._resolver.resolve(ref)
-        except ConfigError as exc:
-            raise exc.located(
-                key="write-back-method" if ref.startswith("git:") else "repositories.credentials"
-            ) from exc
-        return GitCredentials(cred.username, cred.password, cred.ssh_private_key)
-
     def clone(self, url: str, credentials_ref: str | None = None) -> WorkingClone:
         if url not in self._clones:
-            self._clones[url] = self._cache.open(url, self._credentials(url, credentials_ref))
+            self._clones[url] = self._cache.open(
+                url,
+                self._resolver.git_credentials(url, credentials_ref, self._config, key="write-back-method"),
+            )
         return self._clones[url]
 
     def view(self, url: str, branch: str | None, credentials_ref: str | None = None) -> BranchView:
