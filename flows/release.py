@@ -12,6 +12,7 @@ made (cached per run).
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -23,7 +24,7 @@ from prefect.context import get_run_context
 from prefect.exceptions import FlowPauseTimeout
 from prefect.flow_runs import pause_flow_run, suspend_flow_run
 from prefect.input import RunInput
-from prefect.states import Completed, Failed, State
+from prefect.states import Completed, Failed, State  # type: ignore[attr-defined]
 
 from ferry.config import load_config
 from ferry.errors import FerryError, PermanentError
@@ -40,6 +41,7 @@ from ferry.release.gates import (
     timed_out,
 )
 from ferry.release.pipeline import ResolvedRelease
+from ferry.release.settings import EnvironmentConfig, ReleaseConfig
 from ferry.sync.engine import SyncEngine
 from flows.logging import forward_ferry_logs
 from flows.sync import diff_markdown, initiator
@@ -88,23 +90,37 @@ def notify(block: str | None, question: GateQuestion, ui_url: str | None) -> Non
     subject, body = notification_text(question, link)
     slug_name = block if "/" in block else f"custom-webhook/{block}"
     try:
-        Block.load(slug_name).notify(body=body, subject=subject)  # type: ignore[attr-defined]
+        loaded: Any = Block.load(slug_name)
+        loaded.notify(body=body, subject=subject)
     except Exception as exc:  # noqa: BLE001 - a failed notification must not stop the release
         get_run_logger().warning("notification through %s failed: %s", slug_name, exc)
 
 
-def ask(
-    question: GateQuestion, timeout: float, *, suspend: bool, notify_block: str | None, ui_url: str | None
-) -> GateDecision:
+@dataclass(frozen=True, slots=True)
+class GateSettings:
+    """How gates wait (pause, or suspend under a deployment) and whom they notify."""
+
+    timeout: float
+    suspend: bool = False
+    notify_block: str | None = None
+    ui_url: str | None = None
+
+    @classmethod
+    def of(cls, config: ReleaseConfig, suspend: bool) -> GateSettings:
+        return cls(config.gate_timeout, suspend, config.notify, config.ui_url)
+
+
+def ask(question: GateQuestion, settings: GateSettings) -> GateDecision:
     """Pause (or suspend) the run at ``question``; record and return the answer."""
     logger = get_run_logger()
-    notify(notify_block, question, ui_url)
+    timeout = settings.timeout
+    notify(settings.notify_block, question, settings.ui_url)
     form = GateForm.with_initial_data(
         description=f"## {question.title}\n\n{question.description}", approved=False
     )
     logger.info("gate %r: waiting up to %.0fs for an answer", question.title, timeout)
     try:
-        if suspend and getattr(_flow_run(), "deployment_id", None):
+        if settings.suspend and getattr(_flow_run(), "deployment_id", None):
             answer = suspend_flow_run(wait_for_input=form, timeout=int(timeout), key=question.key)
         else:
             answer = pause_flow_run(
@@ -168,8 +184,8 @@ def promote_environment(
     diff = diff_env(engine, app) if revision is None else engine.diff(app, revision)
     publish_env_diff(env, diff_markdown(diff), diff.status.value)
     summary = f"**{diff.status.value}**: {len(diff.out_of_sync)} of {len(diff.resources)} resource(s) change."
-    gate = dict(suspend=suspend, notify_block=cfg.notify, ui_url=cfg.ui_url)
-    decision = ask(sync_question(env, app, diff.revision, images, summary), cfg.gate_timeout, **gate)
+    gate = GateSettings.of(cfg, suspend)
+    decision = ask(sync_question(env, app, diff.revision, images, summary), gate)
     if not decision.approved:
         raise Stopped(
             f"{env}: sync of {app} rejected by {decision.approver}: {decision.comment or 'no comment'}"
@@ -180,7 +196,7 @@ def promote_environment(
         sync_env(engine, app, diff.revision, who, wait_timeout if provider is None else None)
     if provider is not None:
         while (step := canary_wait(provider, app, canary.step_timeout)) is not None:
-            decision = ask(canary_question(env, app, step), cfg.gate_timeout, **gate)
+            decision = ask(canary_question(env, app, step), gate)
             if not decision.approved:
                 canary_reject(provider, app)
                 if cfg.auto_rollback and not native:
@@ -249,7 +265,7 @@ def release(
             return Completed(
                 message=f"{app} is the {env} app of {resolved.name}; releases start from its Dev app"
             )
-        gate = dict(suspend=suspend, notify_block=resolved.config.notify, ui_url=resolved.config.ui_url)
+        gate = GateSettings.of(resolved.config, suspend)
         try:
             status = wait_dev_ready(engine, app, resolved.config.dev_timeout)
             moves = _images(engine, app, images)
@@ -258,7 +274,7 @@ def release(
                 failed = ", ".join(c.name for c in checks if not c.passed)
                 return Failed(message=f"validation of {app} failed: {failed}; nothing was promoted")
             question = dev_verified_question(resolved.name, app, commit or status.revision, moves, checks)
-            decision = ask(question, resolved.config.gate_timeout, **gate)
+            decision = ask(question, gate)
             if not decision.approved:
                 raise Stopped(f"Dev rejected by {decision.approver}: {decision.comment or 'no comment'}")
             for target in PROMOTION_ORDER:
@@ -308,7 +324,5 @@ def promote(
     return Completed(message=f"{app} promoted to {result['revision'][:12]}", data=result)
 
 
-def _adhoc_release(app: str) -> Any:
-    from ferry.release.settings import EnvironmentConfig, ReleaseConfig
-
+def _adhoc_release(app: str) -> ReleaseConfig:
     return ReleaseConfig(name=app, environments={"staging": EnvironmentConfig(app=app)})

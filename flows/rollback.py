@@ -7,7 +7,7 @@ from typing import Any
 
 from prefect import flow, get_run_logger
 from prefect.artifacts import create_markdown_artifact
-from prefect.states import Completed, Failed, State
+from prefect.states import Completed, Failed, State  # type: ignore[attr-defined]
 
 from ferry.config import load_config
 from ferry.errors import FerryError

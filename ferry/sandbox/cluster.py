@@ -59,6 +59,8 @@ logger = logging.getLogger(__name__)
 DEFAULT_CLUSTERS: tuple[str, ...] = ("dev", "staging", "production")
 #: Shutdown order: clients of the apiserver first, etcd last.
 _STOP_ORDER = ("kwok", "kube-scheduler", "kube-controller-manager", "kube-apiserver", "etcd")
+PORT_ATTEMPTS = 3
+PORTS_PER_CLUSTER = 6
 _NAME = re.compile(r"^[a-z0-9]([-a-z0-9]{0,30}[a-z0-9])?$")
 
 
@@ -98,7 +100,7 @@ def up(
     started_at = time.monotonic()
 
     reused: list[Cluster] = []
-    layouts: list[ClusterLayout] = []
+    to_start: list[str] = []
     for name in names:
         existing = load_cluster(root / name)
         if existing is not None and all(existing.running().values()) and _healthy(existing):
@@ -107,8 +109,41 @@ def up(
             continue
         if existing is not None:
             stop(_in_stop_order(existing.processes))
-        layouts.append(_prepare(root / name, name))
+        to_start.append(name)
 
+    fresh: dict[str, Cluster] = {}
+    for attempt in range(1, PORT_ATTEMPTS + 1):
+        # Ports are chosen free, then bound by the components a moment later; another
+        # process may take one in between. That loses nothing but time: start again.
+        ports = free_ports(PORTS_PER_CLUSTER * len(to_start))
+        layouts = [
+            _prepare(root / name, name, ports[i * PORTS_PER_CLUSTER : (i + 1) * PORTS_PER_CLUSTER])
+            for i, name in enumerate(to_start)
+        ]
+        try:
+            fresh = _start(layouts, binaries, bin_dir, timeout)
+            break
+        except ClusterUnavailable as exc:
+            if attempt == PORT_ATTEMPTS or "address already in use" not in str(exc):
+                raise
+            logger.warning(
+                "sandbox: a port was taken meanwhile; starting again with new ports (%d/%d)",
+                attempt,
+                PORT_ATTEMPTS,
+            )
+
+    if fresh:
+        logger.info("started sandbox clusters %s in %.1f s", ", ".join(fresh), time.monotonic() - started_at)
+    by_name = {cluster.name: cluster for cluster in (*reused, *fresh.values())}
+    clusters = tuple(by_name[name] for name in names)
+    written = _write_kubeconfigs(root, kubeconfig)
+    return Sandbox(clusters, written, root)
+
+
+def _start(
+    layouts: Sequence[ClusterLayout], binaries: dict[str, Path], bin_dir: Path | None, timeout: float
+) -> dict[str, Cluster]:
+    """Start every component of the prepared clusters; stop them all again if anything fails."""
     fresh: dict[str, Cluster] = {}
     try:
         for layout in layouts:
@@ -154,13 +189,7 @@ def up(
         for cluster in fresh.values():
             stop(_in_stop_order(cluster.processes))
         raise
-
-    if fresh:
-        logger.info("started sandbox clusters %s in %.1f s", ", ".join(fresh), time.monotonic() - started_at)
-    by_name = {cluster.name: cluster for cluster in (*reused, *fresh.values())}
-    clusters = tuple(by_name[name] for name in names)
-    written = _write_kubeconfigs(root, kubeconfig)
-    return Sandbox(clusters, written, root)
+    return fresh
 
 
 def load(state_root: Path | None = None) -> list[Cluster]:
@@ -232,13 +261,13 @@ def _check_names(names: Sequence[str]) -> None:
         raise ConfigError(f"cluster names repeat: {', '.join(names)}")
 
 
-def _prepare(state_dir: Path, name: str) -> ClusterLayout:
+def _prepare(state_dir: Path, name: str, ports: Sequence[int]) -> ClusterLayout:
     # A fresh start always begins from an empty directory: stale etcd data from
     # another CA would be unreadable by the new apiserver's service-account keys.
     shutil.rmtree(state_dir, ignore_errors=True)
     state_dir.mkdir(parents=True, mode=0o700)
     pki = create_cluster_pki(state_dir / "pki", name)
-    layout = ClusterLayout(name, state_dir, ClusterPorts.from_list(free_ports(6)), pki)
+    layout = ClusterLayout(name, state_dir, ClusterPorts.from_list(list(ports)), pki)
     entry = KubeconfigEntry(name, layout.server, pki.ca_cert, pki.admin_cert, pki.admin_key)
     write_component_kubeconfig(layout.component_kubeconfig, entry)
     return layout

@@ -140,6 +140,9 @@ def test_a_suspended_gate_resumes_correctly_after_its_worker_was_killed(
 
     with temporary_settings({PREFECT_API_URL: f"{server.url}/api"}):
         with get_client(sync_client=True) as client:
+            for scheduled in ("image-update/image-updater", "auto-sync/sync-dev", "ci-build/ci-build"):
+                # Their interval runs would only compete for this test's worker.
+                client.pause_deployment(client.read_deployment_by_name(scheduled).id)
             deployment = client.read_deployment_by_name("release/release")
             created = client.create_flow_run_from_deployment(
                 deployment.id,

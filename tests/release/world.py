@@ -21,8 +21,13 @@ from typing import Any
 
 import yaml
 from prefect.client.orchestration import get_client
-from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterId
-from prefect.client.schemas.objects import FlowRun
+from prefect.client.schemas.filters import (
+    FlowRunFilter,
+    FlowRunFilterId,
+    FlowRunFilterState,
+    FlowRunFilterStateType,
+)
+from prefect.client.schemas.objects import FlowRun, StateType
 from prefect.client.schemas.sorting import FlowRunSort
 
 from ferry.config import load_config
@@ -171,7 +176,13 @@ def paused_run(app: str, key: str, *, timeout: float = 180, flow_name: str | Non
     seen = "nothing"
     with get_client(sync_client=True) as client:
         while time.monotonic() < deadline:
-            for run in client.read_flow_runs(sort=FlowRunSort.START_TIME_DESC, limit=50):
+            # Only paused runs: scheduled runs of other deployments have no start time and sort first.
+            paused = FlowRunFilter(
+                state=FlowRunFilterState(type=FlowRunFilterStateType(any_=[StateType.PAUSED]))
+            )
+            for run in client.read_flow_runs(
+                flow_run_filter=paused, sort=FlowRunSort.START_TIME_DESC, limit=200
+            ):
                 if run.parameters.get("app") != app or run.state is None:
                     continue
                 seen = f"{run.name}: {run.state.type.value} {run.state.state_details.pause_key}"
