@@ -180,8 +180,10 @@ def main(argv: list[str] | None = None) -> int:
         run(args.workdir)
     finally:
         if args.stop_after:
-            _flush_prefect()
-            stop_everything(args.workdir)
+            try:
+                _flush_prefect()
+            finally:
+                stop_everything(args.workdir)
     return 0
 
 
