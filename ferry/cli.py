@@ -22,7 +22,8 @@ from rich.table import Table
 
 from ferry.config import load_config
 from ferry.errors import ConfigError
-from ferry.update.cycle import CycleReport, Updater, UpdateStatus
+from ferry.release.holds import HoldAwareUpdater
+from ferry.update.cycle import CycleReport, UpdateStatus
 
 app = typer.Typer(
     no_args_is_help=True, add_completion=False, help="Ferry: GitOps CI/CD for Argo CD Applications."
@@ -94,7 +95,7 @@ def update(
     _setup_logging(verbose)
     try:
         cfg = load_config(config)
-        with Updater(cfg, refresh=refresh) as updater:
+        with HoldAwareUpdater(cfg, refresh=refresh) as updater:
             report = updater.run_cycle(app_names or None, dry_run=dry_run)
     except ConfigError as exc:
         raise _fail_config(exc) from exc

@@ -8,16 +8,22 @@ pipeline with Ferry's flows:
 
 1. a developer pushes ``release-v1`` to the echo server's source repo; the
    ``ci-build`` flow builds both images with buildah and pushes ``v1-<sha6>``;
-2. the deploy repo (the seed's Helm chart) starts at that tag, and ``auto-sync``
-   deploys it to Dev (``syncPolicy.automated``);
+2. the deploy repo (the seed's Helm chart) starts at that tag; ``auto-sync``
+   deploys it to Dev (``syncPolicy.automated``), and Staging and Production are
+   installed by hand (``sync``), as an operator would have;
 3. the developer pushes ``release-v3``: ``ci-build`` pushes ``v3-<sha6>``;
 4. ``image-update`` writes the new tag back: one commit per Application, in Argo
    CD Image Updater's exact format, and a ``ferry.image.updated`` event each;
 5. ``auto-sync`` rolls Dev to the new tag; Staging and Production are OutOfSync
-   and untouched, as the seed requires.
+   and untouched, as the seed requires;
+6. the ``release`` flow runs the smoke-test Job in Dev and stops at its first gate,
+   "Dev verified?": resume it from the Prefect UI (the link is printed). Each
+   approval leads to the next gate: "Sync staging?", each canary step, then
+   Production the same way.
 
-The Prefect server and the clusters keep running so the runs and the apps can be
-looked at; ``scripts/demo.sh --down`` stops everything.
+The Prefect server, the clusters and the paused release keep running;
+``scripts/demo.sh --down`` stops everything. ``--approve-all`` answers every gate
+itself (approve, "demo") and waits for the release to finish.
 """
 
 from __future__ import annotations
@@ -28,15 +34,18 @@ import secrets
 import shutil
 import subprocess
 import sys
+import time
 from pathlib import Path
 from typing import Any
+from uuid import UUID
 
+import yaml
 from rich.console import Console
 from rich.syntax import Syntax
 
 from ferry.devenv.registry import start_registry
 from ferry.devenv.seed import CHART_PATH, IMAGES, create_deploy_repo, write_seed
-from ferry.devenv.services import ServiceBook, start_prefect_server
+from ferry.devenv.services import Service, ServiceBook, start_prefect_server
 from ferry.devenv.source import build_rule, create_source_repo
 from ferry.sandbox import cluster as sandbox
 
@@ -64,7 +73,7 @@ def stop_everything(workdir: Path) -> list[str]:
     return stopped
 
 
-def run(workdir: Path) -> None:
+def run(workdir: Path, *, approve_all: bool = False) -> None:
     stop_everything(workdir)
     shutil.rmtree(workdir, ignore_errors=True)
     workdir.mkdir(parents=True)
@@ -94,7 +103,16 @@ def run(workdir: Path) -> None:
             {"name": c.name, "server": c.server, "kubeconfig": str(clusters.kubeconfig), "context": c.context}
             for c in clusters.clusters
         ]
-        _run_pipeline(workdir, registry.url, registry.host, cluster_entries)
+        config, commit = _run_pipeline(workdir, registry.url, registry.host, cluster_entries)
+        _step("release: the first gate")
+        run_id = start_release(workdir, book, config, commit)
+        console.print(
+            "The release is paused at [bold]Dev verified?[/bold]: open\n"
+            f"  {server.url}/runs/flow-run/{run_id}\n"
+            "press Resume, tick 'approved' (add a comment) and submit; each approval leads to the next gate."
+        )
+        if approve_all:
+            approve_every_gate(run_id)
     finally:
         registry.stop()
     console.print(
@@ -103,11 +121,13 @@ def run(workdir: Path) -> None:
     )
 
 
-def _run_pipeline(workdir: Path, registry_url: str, host: str, clusters: list[dict[str, str]]) -> None:
+def _run_pipeline(
+    workdir: Path, registry_url: str, host: str, clusters: list[dict[str, str]]
+) -> tuple[str, str]:
     # Imported late: PREFECT_API_URL must be set before Prefect reads its settings.
     from flows.ci_build import ci_build
     from flows.image_update import image_update
-    from flows.sync import auto_sync
+    from flows.sync import auto_sync, sync
 
     _step("Source repo, deploy repo and the seed's Applications")
     source = create_source_repo(workdir / "git" / "echo-server.git")
@@ -127,6 +147,7 @@ def _run_pipeline(workdir: Path, registry_url: str, host: str, clusters: list[di
         clusters=clusters,
         builds=rules,
     )
+    _add_release(layout.config)
     config = str(layout.config)
     console.print(f"source repo {source.url}\nconfig {layout.config}")
 
@@ -137,8 +158,10 @@ def _run_pipeline(workdir: Path, registry_url: str, host: str, clusters: list[di
     create_deploy_repo(bare, host, initial_tag=initial)
     console.print(f"deploy repo {layout.repo_url} starts at {initial}")
 
-    _step("auto-sync: Dev follows Git")
+    _step("auto-sync: Dev follows Git; Staging and Production are installed by hand (ferry sync)")
     auto_sync(config=config, cluster="dev")
+    for app in ("app-helm-staging", "app-helm-production"):
+        sync(app=app, config=config)
 
     _step("A new commit, git push origin HEAD:release-v3  →  ci-build")
     source.commit({"VERSION": "3\n"}, "echo server v3")
@@ -155,6 +178,122 @@ def _run_pipeline(workdir: Path, registry_url: str, host: str, clusters: list[di
     _step("auto-sync: Dev rolls to the new tag; Staging and Production wait")
     auto_sync(config=config, cluster="dev")
     console.print(_ferry("apps", "-c", config))
+    commit = _git(bare, "rev-parse", "main").strip()
+    return config, commit
+
+
+SMOKE_JOB = {
+    "apiVersion": "batch/v1",
+    "kind": "Job",
+    "metadata": {"name": "smoke"},
+    "spec": {
+        "backoffLimit": 0,
+        "template": {
+            "spec": {"restartPolicy": "Never", "containers": [{"name": "smoke", "image": "busybox"}]}
+        },
+    },
+}
+
+
+def _add_release(config_path: Path) -> None:
+    """The echo server's release: native canaries in Staging (50 %, 100 %) and Production (25/50/100 %)."""
+    config = yaml.safe_load(config_path.read_text())
+    config["releases"] = [
+        {
+            "name": "echo-server",
+            "environments": {
+                "dev": {"app": "app-helm-dev"},
+                "staging": {"app": "app-helm-staging", "canary": {"provider": "native", "steps": [50, 100]}},
+                "production": {
+                    "app": "app-helm-production",
+                    "canary": {"provider": "native", "steps": [25, 50, 100]},
+                },
+            },
+            "validation": [{"name": "smoke-job", "job": {"manifest": SMOKE_JOB}, "timeout": 60}],
+            "gate_timeout": 24 * 3600,
+        }
+    ]
+    config_path.write_text(yaml.safe_dump(config, sort_keys=False))
+
+
+def start_release(workdir: Path, book: ServiceBook, config: str, commit: str) -> str:
+    """Start the ``release`` flow in its own process (so the paused run outlives this command);
+    return its flow-run id once it is paused at the first gate."""
+    code = (
+        "from flows.release import release; "
+        f"release(app='app-helm-dev', commit={commit!r}, config={config!r})"
+    )
+    log = (workdir / "release.log").open("wb")
+    process = subprocess.Popen(
+        [sys.executable, "-c", code],
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+        cwd=Path(__file__).resolve().parents[1],
+    )
+    book.add(Service("release-run", process.pid, ""))
+    return _wait_paused(process, workdir / "release.log")
+
+
+def _paused_release(client: Any) -> Any:
+    from prefect.client.schemas.filters import (
+        FlowFilter,
+        FlowFilterName,
+        FlowRunFilter,
+        FlowRunFilterState,
+        FlowRunFilterStateType,
+    )
+    from prefect.client.schemas.objects import StateType
+
+    runs = client.read_flow_runs(
+        flow_filter=FlowFilter(name=FlowFilterName(any_=["release"])),
+        flow_run_filter=FlowRunFilter(
+            state=FlowRunFilterState(type=FlowRunFilterStateType(any_=[StateType.PAUSED]))
+        ),
+    )
+    return runs[0] if runs else None
+
+
+def _wait_paused(process: subprocess.Popen[bytes], log: Path, timeout: float = 600.0) -> str:
+    from prefect.client.orchestration import get_client
+
+    deadline = time.monotonic() + timeout
+    with get_client(sync_client=True) as client:
+        while time.monotonic() < deadline:
+            if process.poll() is not None:
+                raise SystemExit(f"the release run ended before its first gate; see {log}")
+            run = _paused_release(client)
+            if run is not None:
+                return str(run.id)
+            time.sleep(1)
+    raise SystemExit(f"the release did not reach its first gate in {timeout:.0f} s; see {log}")
+
+
+def approve_every_gate(run_id: str, timeout: float = 900.0) -> None:
+    """Play the operator: approve each gate as it comes, until the release run finishes."""
+    from prefect.client.orchestration import get_client
+    from prefect.flow_runs import resume_flow_run
+
+    deadline = time.monotonic() + timeout
+    answered = 0
+    with get_client(sync_client=True) as client:
+        while time.monotonic() < deadline:
+            run = client.read_flow_run(UUID(run_id))
+            state = run.state
+            if state is not None and state.is_final():
+                console.print(
+                    f"release finished after {answered} approvals: {state.type.value} {state.message or ''}"
+                )
+                return
+            if state is not None and state.is_paused():
+                resume_flow_run(
+                    UUID(run_id), run_input={"approved": True, "comment": "demo", "approver": "demo"}
+                )
+                answered += 1
+                console.print(f"approved gate {answered}")
+                time.sleep(2)
+            time.sleep(0.5)
+    raise SystemExit(f"the release did not finish within {timeout:.0f} s")
 
 
 def _flush_prefect() -> None:
@@ -171,13 +310,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--workdir", type=Path, default=Path.home() / ".cache" / "ferry" / "demo")
     parser.add_argument("--down", action="store_true", help="stop the demo's background services and exit")
     parser.add_argument("--stop-after", action="store_true", help="stop everything when done")
+    parser.add_argument("--approve-all", action="store_true", help="answer every gate with approve")
     args = parser.parse_args(argv)
     if args.down:
         stopped = stop_everything(args.workdir)
         console.print(f"stopped: {', '.join(stopped) or 'nothing was running'}")
         return 0
     try:
-        run(args.workdir)
+        run(args.workdir, approve_all=args.approve_all)
     finally:
         if args.stop_after:
             try:

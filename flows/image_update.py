@@ -13,7 +13,8 @@ from prefect.states import Completed, Failed, State
 from blocks.loader import load_block_secret
 from ferry.config import load_config
 from ferry.credentials import CredentialResolver
-from ferry.update.cycle import AppOutcome, CycleReport, Updater, UpdateStatus
+from ferry.release.holds import HoldAwareUpdater
+from ferry.update.cycle import AppOutcome, CycleReport, UpdateStatus
 from flows.logging import forward_ferry_logs
 from tasks.image_update import detect_updates, write_back
 
@@ -80,7 +81,7 @@ def image_update(
     forward_ferry_logs()
     cfg = load_config(Path(config))
     resolver = CredentialResolver(base_dir=Path(cfg.base_dir), block_loader=load_block_secret)
-    with Updater(cfg, resolver=resolver) as updater:
+    with HoldAwareUpdater(cfg, resolver=resolver) as updater:
         report = updater.run_cycle(
             apps or None,
             dry_run=dry_run,

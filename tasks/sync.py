@@ -7,6 +7,7 @@ from collections.abc import Callable
 from prefect import task
 from prefect.cache_policies import NO_CACHE
 
+from ferry.release.holds import auto_sync_unless_held
 from ferry.sync.engine import SyncEngine
 from ferry.sync.model import AppDiff, Initiator, SyncResult
 from tasks.retry import RETRIES, RETRY_DELAYS, only_transient
@@ -74,4 +75,4 @@ def auto_sync_app(
     engine: SyncEngine, app: str, initiator: Initiator | None = None, wait_timeout: float | None = None
 ) -> tuple[SyncResult | None, str]:
     """Sync ``app`` when automated sync should; return the result (None when skipped) and the reason."""
-    return engine.auto_sync(app, initiator=initiator, wait_timeout=wait_timeout)
+    return auto_sync_unless_held(engine, app, initiator=initiator, wait_timeout=wait_timeout)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 from typing import Any
 
@@ -10,10 +11,13 @@ from prefect.client.orchestration import get_client
 from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterFlowRunId, ArtifactFilterKey
 
 from ferry.devenv.registry import RunningRegistry
-from ferry.release.canary import canary_name
+from ferry.devenv.seed import CHART_PATH
+from ferry.release.canary import KRUISE_API, canary_name
 from ferry.sandbox.cluster import Sandbox
-from flows.release import release
+from flows.release import promote, release
 from flows.sync import auto_sync
+from tests.fixtures.git import BareRepo
+from tests.release.kube import set_status
 from tests.release.world import (
     NEW_BUILD,
     Background,
@@ -112,3 +116,82 @@ def test_seed_step_5_end_to_end_with_gates_and_native_canaries(
     record = _artifact("gate-dev-verified", state.state_details.flow_run_id)
     assert "approved" in record and "alice" in record and "dev looks good" in record
     assert read_run(run.id).state.is_completed()
+
+
+KRUISE_TEMPLATE = """apiVersion: rollouts.kruise.io/v1beta1
+kind: Rollout
+metadata:
+  name: echo-server
+spec:
+  workloadRef:
+    apiVersion: apps/v1
+    kind: Deployment
+    name: echo-server
+  strategy:
+    canary:
+      steps:
+        - traffic: 20%
+          replicas: 1
+        - traffic: 100%
+          replicas: 100%
+"""
+
+
+def test_promote_flow_drives_a_kruise_rollout_with_a_gate_per_step(
+    tmp_path: Path, registry: RunningRegistry, sandbox: Sandbox, sandbox_tools: dict, prefect_harness: str
+) -> None:
+    world = build_world(
+        tmp_path,
+        registry,
+        sandbox,
+        environments=("dev", "staging"),
+        release={"staging_canary": {"provider": "kruise", "resource": "echo-server", "step_timeout": 120}},
+    )
+    app = world.app("staging")
+    BareRepo(world.bare).commit(
+        {f"{CHART_PATH}/templates/rollout.yaml": KRUISE_TEMPLATE}, "add a Kruise Rollout"
+    )
+    running = Background(lambda: promote(app=app, config=str(world.config), return_state=True))
+    run = paused_run(app, "sync-staging")
+    answer(run, True, "bob")
+
+    with world.engine() as engine:
+        _, cluster, ns = engine.destination(engine.application(app))
+        deadline = time.monotonic() + 60
+        while cluster.get(KRUISE_API, "Rollout", "echo-server", ns) is None:
+            assert time.monotonic() < deadline, "the sync never created the Rollout"
+            time.sleep(0.5)
+        # The test is the Kruise controller: the rollout pauses at step 1.
+        set_status(
+            cluster,
+            KRUISE_API,
+            "Rollout",
+            "echo-server",
+            ns,
+            {
+                "phase": "Progressing",
+                "canaryStatus": {"currentStepIndex": 1, "currentStepState": "StepPaused"},
+            },
+        )
+        paused_run(app, "canary-staging-1")
+        answer(run, True, "bob")
+        deadline = time.monotonic() + 60
+        while (
+            state := cluster.get(KRUISE_API, "Rollout", "echo-server", ns)["status"]["canaryStatus"][
+                "currentStepState"
+            ]
+        ) != "StepReady":
+            assert time.monotonic() < deadline, f"approve never reached the Rollout (state {state})"
+            time.sleep(0.5)
+        set_status(
+            cluster,
+            KRUISE_API,
+            "Rollout",
+            "echo-server",
+            ns,
+            {"phase": "Healthy", "canaryStatus": {"currentStepIndex": 2, "currentStepState": "Completed"}},
+        )
+        result = running.result()
+    assert result.is_completed(), result.message
+    with world.engine() as engine:
+        assert len(engine.history(app)) == 2
