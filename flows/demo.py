@@ -44,7 +44,7 @@ from rich.console import Console
 from rich.syntax import Syntax
 
 from ferry.devenv.registry import start_registry
-from ferry.devenv.seed import CHART_PATH, IMAGES, create_deploy_repo, write_seed
+from ferry.devenv.seed import CHART_PATH, IMAGES, SMOKE_JOB, create_deploy_repo, write_seed
 from ferry.devenv.services import Service, ServiceBook, start_prefect_server
 from ferry.devenv.source import build_rule, create_source_repo
 from ferry.sandbox import cluster as sandbox
@@ -180,19 +180,6 @@ def _run_pipeline(
     console.print(_ferry("apps", "-c", config))
     commit = _git(bare, "rev-parse", "main").strip()
     return config, commit
-
-
-SMOKE_JOB = {
-    "apiVersion": "batch/v1",
-    "kind": "Job",
-    "metadata": {"name": "smoke"},
-    "spec": {
-        "backoffLimit": 0,
-        "template": {
-            "spec": {"restartPolicy": "Never", "containers": [{"name": "smoke", "image": "busybox"}]}
-        },
-    },
-}
 
 
 def _add_release(config_path: Path) -> None:

@@ -24,6 +24,19 @@ IMAGES = {
 }
 UPDATER = "argocd-image-updater.argoproj.io/"
 
+# A validation Job for Dev; kwok's pod stages run it to success.
+SMOKE_JOB: dict[str, object] = {
+    "apiVersion": "batch/v1",
+    "kind": "Job",
+    "metadata": {"name": "smoke"},
+    "spec": {
+        "backoffLimit": 0,
+        "template": {
+            "spec": {"restartPolicy": "Never", "containers": [{"name": "smoke", "image": "busybox"}]}
+        },
+    },
+}
+
 _DEPLOYMENT = """apiVersion: apps/v1
 kind: Deployment
 metadata:

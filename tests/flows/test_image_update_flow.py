@@ -12,8 +12,10 @@ import anyio
 import pytest
 import yaml
 from prefect.client.orchestration import get_client
+from prefect.client.schemas.filters import LogFilter, LogFilterFlowRunId
 from prefect.events.clients import AssertingEventsClient
 from prefect.events.worker import EventsWorker
+from prefect.logging.handlers import APILogWorker
 
 from ferry.devenv.seed import application
 from flows.image_update import image_update
@@ -83,3 +85,15 @@ def test_flow_reports_each_app_emits_events_and_publishes_artifact(
     rows = json.loads(artifact.data)  # a table artifact's data reads back as a JSON string
     assert {(r["app"], r["new"]) for r in rows if r["status"] == "updated"} >= {("app-helm-dev", "v3-5a7147")}
     assert any(r["app"] == "broken" and r["status"] == "error" for r in rows)
+
+    # The core's own log lines reach the run's log in the UI, not only the console.
+    APILogWorker.drain_all()
+    with get_client(sync_client=True) as client:
+        logs = client.read_logs(
+            log_filter=LogFilter(flow_run_id=LogFilterFlowRunId(any_=[state.state_details.flow_run_id]))
+        )
+    messages = [entry.message for entry in logs]
+    assert any(m.startswith("Successfully updated image") for m in messages), messages[:20]
+    assert any(
+        m.startswith("Committing 2 parameter update(s) for application app-helm-dev") for m in messages
+    )

@@ -11,7 +11,7 @@ from prefect.client.orchestration import get_client
 from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterFlowRunId, ArtifactFilterKey
 
 from ferry.devenv.registry import RunningRegistry
-from ferry.devenv.seed import CHART_PATH
+from ferry.devenv.seed import CHART_PATH, SMOKE_JOB
 from ferry.release.canary import KRUISE_API, canary_name
 from ferry.sandbox.cluster import Sandbox
 from flows.release import promote, release
@@ -30,17 +30,7 @@ from tests.release.world import (
 
 pytestmark = [pytest.mark.cluster, pytest.mark.slow]
 
-JOB = {
-    "apiVersion": "batch/v1",
-    "kind": "Job",
-    "metadata": {"name": "smoke"},
-    "spec": {
-        "backoffLimit": 0,
-        "template": {
-            "spec": {"restartPolicy": "Never", "containers": [{"name": "smoke", "image": "busybox"}]}
-        },
-    },
-}
+JOB = SMOKE_JOB
 
 
 def _artifact(key: str, run_id: Any) -> str:
