@@ -38,7 +38,7 @@ from pathlib import Path
 import httpx
 
 from ferry.devenv.oci import OciPusher
-from ferry.devenv.registry import RunningRegistry, free_port, start_registry
+from ferry.devenv.registry import RunningRegistry, free_port, notification_config, start_registry
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 DEPLOYMENT = "image-updater"
@@ -173,25 +173,7 @@ def receiver(api_url: str, root: Path) -> Iterator[tuple[str, str]]:
 
 def notifying_registry(root: Path, url: str, token: str) -> RunningRegistry:
     """Distribution with one notification endpoint: the receiver, with the bearer token."""
-    return start_registry(
-        root,
-        extra_config={
-            "notifications": {
-                "events": {"includereferences": True},
-                "endpoints": [
-                    {
-                        "name": "ferry",
-                        "url": url,
-                        "headers": {"Authorization": [f"Bearer {token}"]},
-                        "timeout": "2s",
-                        "threshold": 3,
-                        "backoff": "1s",
-                        "ignoredmediatypes": ["application/octet-stream"],
-                    }
-                ],
-            }
-        },
-    )
+    return start_registry(root, extra_config=notification_config(url, token, timeout="2s"))
 
 
 def _parse(ts: str) -> float:

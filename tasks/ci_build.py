@@ -12,14 +12,12 @@ from ferry.ci.cycle import CiBuilder, Detection, PushedImage
 from ferry.ci.detect import BuildCandidate
 from ferry.ci.events import EventEmitter
 from ferry.ci.rules import BuildRule
-from tasks.retry import RETRIES, RETRY_DELAYS, only_transient
+from tasks.retry import RETRYING
 
 
 @task(
     name="detect-refs",
-    retries=RETRIES,
-    retry_delay_seconds=RETRY_DELAYS,
-    retry_condition_fn=only_transient,
+    **RETRYING,
     cache_policy=NO_CACHE,
     task_run_name="detect refs of {rule.name}",
 )
@@ -30,9 +28,7 @@ def detect_refs(ci: CiBuilder, rule: BuildRule) -> Detection:
 
 @task(
     name="check-out",
-    retries=RETRIES,
-    retry_delay_seconds=RETRY_DELAYS,
-    retry_condition_fn=only_transient,
+    **RETRYING,
     cache_policy=NO_CACHE,
     task_run_name="check out {candidate.short_ref}",
 )
@@ -43,9 +39,7 @@ def check_out(ci: CiBuilder, rule: BuildRule, candidate: BuildCandidate) -> Path
 
 @task(
     name="build-image",
-    retries=RETRIES,
-    retry_delay_seconds=RETRY_DELAYS,
-    retry_condition_fn=only_transient,
+    **RETRYING,
     cache_policy=NO_CACHE,
     task_run_name="build {candidate.tag}",
 )
@@ -56,9 +50,7 @@ def build_image(ci: CiBuilder, rule: BuildRule, candidate: BuildCandidate, sourc
 
 @task(
     name="push-image",
-    retries=RETRIES,
-    retry_delay_seconds=RETRY_DELAYS,
-    retry_condition_fn=only_transient,
+    **RETRYING,
     cache_policy=NO_CACHE,
     task_run_name="push {candidate.tag}",
 )
@@ -69,9 +61,7 @@ def push_image(ci: CiBuilder, rule: BuildRule, candidate: BuildCandidate, built:
 
 @task(
     name="emit-image-pushed",
-    retries=RETRIES,
-    retry_delay_seconds=RETRY_DELAYS,
-    retry_condition_fn=only_transient,
+    **RETRYING,
     cache_policy=NO_CACHE,
     task_run_name="announce {pushed.candidate.tag}",
 )

@@ -7,14 +7,12 @@ from prefect.cache_policies import NO_CACHE
 
 from ferry.argocd.application import Application
 from ferry.update.cycle import AppOutcome, AppPlan, Updater, WriteGroup
-from tasks.retry import RETRIES, RETRY_DELAYS, only_transient
+from tasks.retry import RETRYING
 
 
 @task(
     name="detect-image-updates",
-    retries=RETRIES,
-    retry_delay_seconds=RETRY_DELAYS,
-    retry_condition_fn=only_transient,
+    **RETRYING,
     cache_policy=NO_CACHE,
     task_run_name="detect {app.metadata.name}",
 )
@@ -25,9 +23,7 @@ def detect_updates(updater: Updater, app: Application) -> AppPlan | None:
 
 @task(
     name="write-back",
-    retries=RETRIES,
-    retry_delay_seconds=RETRY_DELAYS,
-    retry_condition_fn=only_transient,
+    **RETRYING,
     cache_policy=NO_CACHE,
     task_run_name="write back to {group.repo_url}",
 )

@@ -21,13 +21,7 @@ from ferry.release.rollback import RollbackResult, git_revert_rollback, quick_ro
 from ferry.release.settings import ValidationCheck
 from ferry.sync.engine import AppStatus, SyncEngine
 from ferry.sync.model import AppDiff, Initiator, SyncResult
-from tasks.retry import RETRIES, RETRY_DELAYS, only_transient
-
-_RETRYING: dict[str, Any] = {
-    "retries": RETRIES,
-    "retry_delay_seconds": RETRY_DELAYS,
-    "retry_condition_fn": only_transient,
-}
+from tasks.retry import RETRYING
 
 
 def once_per_run(context: TaskRunContext, parameters: dict[str, Any]) -> str:
@@ -37,7 +31,7 @@ def once_per_run(context: TaskRunContext, parameters: dict[str, Any]) -> str:
     return "-".join(parts)
 
 
-@task(name="wait-dev-ready", cache_policy=NO_CACHE, task_run_name="wait for {app}", **_RETRYING)
+@task(name="wait-dev-ready", cache_policy=NO_CACHE, task_run_name="wait for {app}", **RETRYING)
 def wait_dev_ready(engine: SyncEngine, app: str, timeout: float) -> AppStatus:
     """Wait until Dev is Synced and Healthy."""
     return pipeline.wait_dev_ready(engine, app, timeout)
@@ -52,7 +46,7 @@ def validate(engine: SyncEngine, app: str, checks: tuple[ValidationCheck, ...]) 
     return validation.run_checks(checks, cluster=cluster, namespace=namespace)
 
 
-@task(name="diff-env", cache_policy=NO_CACHE, task_run_name="diff {app}", **_RETRYING)
+@task(name="diff-env", cache_policy=NO_CACHE, task_run_name="diff {app}", **RETRYING)
 def diff_env(engine: SyncEngine, app: str) -> AppDiff:
     """What syncing ``app`` to its branch head would change."""
     return engine.diff(app)
@@ -63,7 +57,7 @@ def diff_env(engine: SyncEngine, app: str) -> AppDiff:
     cache_key_fn=once_per_run,
     persist_result=True,
     task_run_name="sync {app} to {revision}",
-    **_RETRYING,
+    **RETRYING,
 )
 def sync_env(
     engine: SyncEngine, app: str, revision: str, initiator: Initiator, wait_timeout: float | None
@@ -73,38 +67,38 @@ def sync_env(
 
 
 @task(
-    name="canary-wait", cache_policy=NO_CACHE, task_run_name="canary of {app}: wait for a pause", **_RETRYING
+    name="canary-wait", cache_policy=NO_CACHE, task_run_name="canary of {app}: wait for a pause", **RETRYING
 )
 def canary_wait(provider: CanaryProvider, app: str, timeout: float) -> CanaryStep | None:
     """Wait for the next paused step (None: the rollout is complete)."""
     return provider.next_pause(timeout)
 
 
-@task(name="canary-approve", cache_key_fn=once_per_run, persist_result=True, **_RETRYING)
+@task(name="canary-approve", cache_key_fn=once_per_run, persist_result=True, **RETRYING)
 def canary_approve(provider: CanaryProvider, app: str, step: CanaryStep) -> None:
     """Approve one step; once per run and step."""
     provider.approve(step)
 
 
-@task(name="canary-reject", cache_policy=NO_CACHE, **_RETRYING)
+@task(name="canary-reject", cache_policy=NO_CACHE, **RETRYING)
 def canary_reject(provider: CanaryProvider, app: str) -> None:
     """Abort the rollout (Argo), delete the canary (native)."""
     provider.reject()
 
 
-@task(name="canary-finish", cache_policy=NO_CACHE, **_RETRYING)
+@task(name="canary-finish", cache_policy=NO_CACHE, **RETRYING)
 def canary_finish(provider: CanaryProvider, app: str) -> None:
     """Clean up after the last step."""
     provider.finish()
 
 
-@task(name="release-hold", cache_policy=NO_CACHE, task_run_name="release hold of {app}", **_RETRYING)
+@task(name="release-hold", cache_policy=NO_CACHE, task_run_name="release hold of {app}", **RETRYING)
 def release_app_hold(engine: SyncEngine, app: str) -> bool:
     """Lift the hold of an app a new approved release was synced to (True when there was one)."""
     return get_hold(engine, app) is not None and release_hold(engine, app)
 
 
-@task(name="quick-rollback", cache_key_fn=once_per_run, persist_result=True, **_RETRYING)
+@task(name="quick-rollback", cache_key_fn=once_per_run, persist_result=True, **RETRYING)
 def quick_rollback_task(
     engine: SyncEngine, app: str, history_id: int | None, initiator: Initiator, wait_timeout: float | None
 ) -> RollbackResult:
@@ -112,7 +106,7 @@ def quick_rollback_task(
     return quick_rollback(engine, app, history_id, initiator=initiator, wait_timeout=wait_timeout)
 
 
-@task(name="git-revert-rollback", cache_key_fn=once_per_run, persist_result=True, **_RETRYING)
+@task(name="git-revert-rollback", cache_key_fn=once_per_run, persist_result=True, **RETRYING)
 def git_revert_task(
     engine: SyncEngine, app: str, history_id: int | None, initiator: Initiator
 ) -> RollbackResult:

@@ -17,3 +17,11 @@ def only_transient(task: Any, task_run: TaskRun, state: State[Any]) -> bool:
     """Prefect ``retry_condition_fn``: a wrong password or a bad annotation fails at once."""
     error = state.data if isinstance(state.data, BaseException) else state.result(raise_on_failure=False)
     return isinstance(error, BaseException) and is_transient(error)
+
+
+RETRYING: dict[str, Any] = {
+    "retries": RETRIES,
+    "retry_delay_seconds": RETRY_DELAYS,
+    "retry_condition_fn": only_transient,
+}
+"""Keyword arguments for ``@task``: every Ferry task retries this way, so it is written once."""

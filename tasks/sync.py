@@ -10,14 +10,12 @@ from prefect.cache_policies import NO_CACHE
 from ferry.release.holds import auto_sync_unless_held
 from ferry.sync.engine import SyncEngine
 from ferry.sync.model import AppDiff, Initiator, SyncResult
-from tasks.retry import RETRIES, RETRY_DELAYS, only_transient
+from tasks.retry import RETRYING
 
 
 @task(
     name="diff-app",
-    retries=RETRIES,
-    retry_delay_seconds=RETRY_DELAYS,
-    retry_condition_fn=only_transient,
+    **RETRYING,
     cache_policy=NO_CACHE,
     task_run_name="diff {app}",
 )
@@ -35,9 +33,7 @@ def diff_app(engine: SyncEngine, app: str, revision: str | None = None) -> AppDi
 
 @task(
     name="sync-app",
-    retries=RETRIES,
-    retry_delay_seconds=RETRY_DELAYS,
-    retry_condition_fn=only_transient,
+    **RETRYING,
     cache_policy=NO_CACHE,
     task_run_name="sync {app}",
 )
@@ -65,9 +61,7 @@ def sync_app(
 
 @task(
     name="auto-sync-app",
-    retries=RETRIES,
-    retry_delay_seconds=RETRY_DELAYS,
-    retry_condition_fn=only_transient,
+    **RETRYING,
     cache_policy=NO_CACHE,
     task_run_name="auto-sync {app}",
 )

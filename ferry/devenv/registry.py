@@ -134,3 +134,20 @@ def start_registry(
             running.stop()
             raise RuntimeError(f"docker-registry did not answer within {ready_timeout}s")
         time.sleep(0.05)
+
+
+def notification_config(url: str, token: str, *, timeout: str = "1s") -> dict[str, Any]:
+    """The ``notifications`` section that makes Distribution POST push events to ``url`` with a bearer token.
+
+    Pass it as ``start_registry(..., extra_config=notification_config(url, token))``.
+    """
+    endpoint = {
+        "name": "ferry",
+        "url": url,
+        "headers": {"Authorization": [f"Bearer {token}"]},
+        "timeout": timeout,
+        "threshold": 3,
+        "backoff": "1s",
+        "ignoredmediatypes": ["application/octet-stream"],
+    }
+    return {"notifications": {"events": {"includereferences": True}, "endpoints": [endpoint]}}

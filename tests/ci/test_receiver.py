@@ -18,7 +18,7 @@ import pytest
 from ferry.ci.events import ImagePushed
 from ferry.ci.receiver import PushReceiver
 from ferry.devenv.oci import OciPusher
-from ferry.devenv.registry import RunningRegistry, free_port, start_registry
+from ferry.devenv.registry import RunningRegistry, free_port, notification_config, start_registry
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 
@@ -42,25 +42,7 @@ class Captured:
 
 
 def _notifying_registry(root: Path, url: str, token: str) -> RunningRegistry:
-    return start_registry(
-        root,
-        extra_config={
-            "notifications": {
-                "events": {"includereferences": True},
-                "endpoints": [
-                    {
-                        "name": "ferry",
-                        "url": url,
-                        "headers": {"Authorization": [f"Bearer {token}"]},
-                        "timeout": "1s",
-                        "threshold": 3,
-                        "backoff": "1s",
-                        "ignoredmediatypes": ["application/octet-stream"],
-                    }
-                ],
-            }
-        },
-    )
+    return start_registry(root, extra_config=notification_config(url, token, timeout="1s"))
 
 
 @pytest.fixture
