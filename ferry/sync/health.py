@@ -29,9 +29,9 @@ _HELM_HOOK = "helm.sh/hook"
 
 
 class HealthOverride(Protocol):
-    """Users' health checks: a verdict, or None to leave the object to the built-in rules."""
+    """Users' health checks: (whether one covers the kind, its verdict, None meaning no health)."""
 
-    def health(self, obj: Obj, group: str, kind: str) -> Health | None: ...
+    def health(self, obj: Obj, group: str, kind: str) -> tuple[bool, Health | None]: ...
 
 
 def _int(value: Any, default: int = 0) -> int:
@@ -329,8 +329,8 @@ def resource_health(
     if metadata.get("deletionTimestamp") and HOOK_FINALIZER not in (metadata.get("finalizers") or ()):
         return Health(H.PROGRESSING, "Pending deletion")
     if overrides is not None:
-        verdict = overrides.health(obj, group, kind)
-        if verdict is not None:
+        covered, verdict = overrides.health(obj, group, kind)
+        if covered:
             return verdict
     rule = _RULES.get((group, kind))
     return rule(obj) if rule else None

@@ -107,6 +107,17 @@ def test_kruise_paused_step(status: dict[str, Any], step: CanaryStep | None) -> 
     assert KruiseRollout.paused_step(rollout) == step
 
 
+def test_kruise_v1alpha1_steps_read_weight_as_traffic() -> None:
+    # The seed chart's rollouts.kruise.io/v1alpha1 Rollout: `weight` where v1beta1 has `traffic`.
+    steps = [{"replicas": "20%", "weight": 20}, {"replicas": "40%", "weight": 40, "pause": {"duration": 60}}]
+    rollout = {
+        "apiVersion": "rollouts.kruise.io/v1alpha1",
+        "spec": {"objectRef": {"workloadRef": {"name": "web"}}, "strategy": {"canary": {"steps": steps}}},
+        "status": {"canaryStatus": {"currentStepIndex": 2, "currentStepState": "StepPaused"}},
+    }
+    assert KruiseRollout.paused_step(rollout) == CanaryStep(2, 2, 40, 40)
+
+
 @given(total=st.integers(1, 500), percent=st.integers(1, 100))
 def test_canary_replicas_are_at_least_one_and_at_most_all(total: int, percent: int) -> None:
     replicas = canary_replicas(total, percent)
