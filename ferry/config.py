@@ -80,6 +80,11 @@ class CommitConfig(_Model):
     author_name: str = "Ferry Image Updater"
     author_email: str = "ferry@localhost"
     message: str | None = None  # None: Image Updater's default template
+    skip_without_effect: bool = Field(
+        default=False,
+        description="Leave out image changes whose write-back changes nothing the app renders "
+        "(Image Updater commits them; so does Ferry by default, with a warning)",
+    )
 
 
 class ClusterConfig(_Model):

@@ -35,7 +35,8 @@ DEFAULT_COMMIT_MESSAGE = (
     "{{ end -}}\n"
 )
 
-_ALIAS = re.compile(r"^[A-Za-z]+$")
+# Image Updater accepts digits and dashes too (`dummy2`, `frontend-partners` in its own tests).
+_ALIAS = re.compile(r"^[A-Za-z0-9][A-Za-z0-9-]*$")
 
 
 class TargetKind(Enum):
@@ -139,7 +140,8 @@ def _image_settings(app: Application, entry: str) -> ImageSettings:
     alias, image_text, constraint = _split_image_entry(entry)
     list_key = PREFIX + "image-list"
     if alias is not None and not _ALIAS.match(alias):
-        raise ConfigError(f"alias {alias!r} must be letters only", application=app.name, key=list_key)
+        message = f"alias {alias!r} must be letters, digits and '-'"
+        raise ConfigError(message, application=app.name, key=list_key)
     try:
         image = ImageReference.parse(image_text)
     except ConfigError as exc:

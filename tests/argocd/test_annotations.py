@@ -152,7 +152,7 @@ def test_annotation_table(annotations: dict[str, str], check: Any) -> None:
         ({"image-list": "a=r.io/x", "a.allow-tags": "glob:*"}, "a.allow-tags", "glob:*"),
         ({"image-list": "a=r.io/x:>=1.2 <<2"}, "image-list", ">=1.2 <<2"),
         ({"image-list": "a=r.io/X Y"}, "image-list", "X Y"),
-        ({"image-list": "a1=r.io/x"}, "image-list", "a1"),
+        ({"image-list": "a_1=r.io/x"}, "image-list", "a_1"),
         ({"image-list": "a=r.io/x", "write-back-method": "argocd"}, "write-back-method", "Argo CD API"),
         ({"image-list": "a=r.io/x", "write-back-method": "svn"}, "write-back-method", "svn"),
         ({"image-list": "a=r.io/x", "write-back-target": "values.yaml"}, "write-back-target", "values.yaml"),
@@ -167,7 +167,7 @@ def test_annotation_table(annotations: dict[str, str], check: Any) -> None:
         "unknown-allow-prefix",
         "invalid-constraint",
         "malformed-image",
-        "alias-not-letters",
+        "alias-with-underscore",
         "argocd-method-explained",
         "unknown-method",
         "unknown-target",
@@ -186,3 +186,14 @@ def test_bad_annotations_name_application_and_annotation(
     assert "application 'app'" in text
     assert PREFIX + key in text
     assert fragment in text
+
+
+@pytest.mark.parametrize("alias", ["dummy2", "frontend-partners"])
+def test_aliases_hold_digits_and_dashes_as_upstream_accepts(alias: str) -> None:
+    # Image Updater's own tests use both (pkg/argocd/update_test.go).
+    settings = parse_updater_settings(
+        make_app({"image-list": f"{alias}=r.io/x", f"{alias}.update-strategy": "name"})
+    )
+    assert settings is not None
+    assert settings.images[0].alias == alias
+    assert settings.images[0].strategy.value == "alphabetical"
