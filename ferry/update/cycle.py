@@ -25,12 +25,13 @@ from ferry.argocd.application import Application, load_applications
 from ferry.config import FerryConfig
 from ferry.credentials import CredentialResolver
 from ferry.errors import ConfigError, FerryError
+from ferry.image.reference import ImageReference
 from ferry.registry.cache import MetadataCache
 from ferry.sync.render import Tools
-from ferry.update.current import SourceType, current_image, source_type, write_target_path
+from ferry.update.current import CurrentImage, SourceType, current_image, source_type, write_target_path
 from ferry.update.detect import detect_image
 from ferry.update.edits import build_edit
-from ferry.update.effect import check_effect
+from ferry.update.effect import check_effect, rendered_images
 from ferry.update.message import ImageChange, render_branch_name, render_template
 from ferry.update.registries import RegistryPool
 from ferry.update.repos import RepoPool
@@ -228,9 +229,12 @@ class Updater:
         # Images already current are written too, as Image Updater writes every live image's
         # parameters once it writes any (gitops-demo a3d65e3 keeps echoWebServer at v1.0).
         written: list[tuple[ImageSettings, ImageChange]] = []
+        rendered: list[tuple[ImageReference, ...]] = []
         for image in settings.images:
             try:
                 current = current_image(app, view, image, kind, target, wb.target_kind)
+                if current.tag is None and kind is SourceType.HELM:
+                    current = self._rendered_current(app, view.revision, image, rendered) or current
                 change = detect_image(self.registries, image, current, kind=kind, refresh=self.refresh)
             except ConfigError as exc:
                 raise exc.located(application=app.name, source=app.source_file) from exc
@@ -262,6 +266,19 @@ class Updater:
         return AppPlan(
             app.name, wb.repository, base, write_branch, target, tuple(changes), commit, wb.credentials
         )
+
+    def _rendered_current(
+        self, app: Application, base: str, image: ImageSettings, cache: list[tuple[ImageReference, ...]]
+    ) -> CurrentImage | None:
+        """The image as the app renders it, when no value in the repo names its tag (rendered once)."""
+        if not cache:
+            cache.append(rendered_images(app, self.repos.clone(app.source.repo_url), base, self.tools))
+        for ref in cache[0]:
+            if ref.same_image(image.image) and ref.tag:
+                tag = ref.tag + (f"@{ref.digest}" if ref.digest else "")
+                log.debug("image %s: current tag %s read from the rendered manifests", image.label, tag)
+                return CurrentImage(ref.name, tag)
+        return None
 
     def _mark_without_effect(
         self,

@@ -13,11 +13,13 @@ keeps it, unless ``commit.skip_without_effect`` asks otherwise.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from ferry.argocd.application import Application
-from ferry.errors import FerryError
+from ferry.errors import ConfigError, FerryError
+from ferry.image.reference import ImageReference
 from ferry.sync.render import Tools, render_application
 from ferry.update.message import ImageChange
 from ferry.vcs.clone import WorkingClone
@@ -41,6 +43,38 @@ def _render(app: Application, clone: WorkingClone, sha: str, tools: Tools | None
 def _apply(clone: WorkingClone, base: str, edit: FileEdit) -> str:
     new = edit.transform(clone.read(edit.path, revision=base))
     return base if new is None else clone.commit_tree(base, {edit.path: new})
+
+
+def rendered_images(
+    app: Application, clone: WorkingClone, base: str, tools: Tools | None = None
+) -> tuple[ImageReference, ...]:
+    """The container images ``app`` renders at ``base``: what Image Updater reads from the live app.
+
+    Image Updater takes an image's current tag from the Application's live images;
+    a chart may run an image under a value the annotations do not name (the seed's
+    Staging runs ``echo-web-server`` from ``image.echoServerForTest``). A render that
+    fails gives no images.
+    """
+    try:
+        manifests = render_application(app, clone, clone.resolve(base), tools).manifests
+    except FerryError as exc:
+        log.warning("%s: could not render to find its images: %s", app.name, exc)
+        return ()
+    found = []
+    for manifest in manifests:
+        for text in _container_images(manifest):
+            try:
+                found.append(ImageReference.parse(text))
+            except ConfigError:
+                continue
+    return tuple(found)
+
+
+def _container_images(manifest: Mapping[str, Any]) -> list[str]:
+    spec = manifest.get("spec") or {}
+    pod = ((spec.get("jobTemplate") or {}).get("spec") or spec).get("template", {}).get("spec") or spec
+    containers = [*(pod.get("initContainers") or ()), *(pod.get("containers") or ())]
+    return [str(c["image"]) for c in containers if isinstance(c, Mapping) and c.get("image")]
 
 
 def check_effect(
