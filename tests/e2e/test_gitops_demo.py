@@ -34,6 +34,7 @@ from ferry.sandbox.cluster import Sandbox
 from ferry.sandbox.crds import custom_resource_definition, install_crds
 from ferry.sync.engine import SyncEngine
 from ferry.sync.model import HealthStatus, SyncStatus
+from ferry.update.cycle import Updater, UpdateStatus
 from flows.image_update import image_update
 
 pytestmark = [pytest.mark.cluster, pytest.mark.registry, pytest.mark.slow]
@@ -185,6 +186,17 @@ def test_seed_deploy_repo_end_to_end(
     assert {r["app"] for r in rows if r["warning"] == "changes nothing that renders"} == {
         f"app-helm-{env}" for env in ENVS
     }
+
+    # 2b. With commit.skip_without_effect, such a change is left out: nothing is committed.
+    push_image(demo_registry.url, "cidemo/echo-web-server", "v2.2", created=datetime(2023, 8, 30, tzinfo=UTC))
+    settings = yaml.safe_load(config.read_text())
+    skipping = tmp_path / "ferry-skip.yaml"
+    skipping.write_text(yaml.safe_dump({**settings, "commit": {"skip_without_effect": True}}))
+    heads = {branch: _git(bare, "rev-parse", branch).strip() for branch in set(ENVS.values())}
+    with Updater(load_config(skipping)) as updater:
+        report = updater.run_cycle()
+    assert {o.status for o in report.outcomes} == {UpdateStatus.UNCHANGED}, report
+    assert heads == {branch: _git(bare, "rev-parse", branch).strip() for branch in heads}
 
     with SyncEngine(load_config(config)) as engine:
         # 3. Dev syncs (the ExternalSecret CRD is installed there): echo-server at v2.1,
