@@ -93,10 +93,8 @@ def sandbox_crds() -> list[dict[str, Any]]:
     return [kruise_rollout_crd(), argo_rollout_crd()]
 
 
-def install_crds(
-    api: AdminApi, crds: list[dict[str, Any]] | None = None, *, timeout: float = 30.0
-) -> list[str]:
-    """Server-side apply ``crds`` (default: the sandbox's) and wait until each is Established.
+def install_crds(api: AdminApi, *, timeout: float = 30.0) -> list[str]:
+    """Server-side apply the sandbox CRDs and wait until each is Established.
 
     Returns:
         The names of the installed CRDs.
@@ -106,7 +104,7 @@ def install_crds(
         ClusterUnavailable: A CRD did not become Established within ``timeout``.
     """
     names: list[str] = []
-    for crd in sandbox_crds() if crds is None else crds:
+    for crd in sandbox_crds():
         name = crd["metadata"]["name"]
         api.apply(f"{CRD_PATH}/{name}", crd)
         names.append(name)
