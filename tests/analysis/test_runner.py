@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 
 from ferry.analysis.model import AnalysisMetric, AnalysisPhase, MetricResult
+from ferry.analysis.report import COLUMNS, measurement_rows, summary_line
 from ferry.analysis.runner import run_analysis
 from ferry.errors import TransientError
 
@@ -161,3 +162,19 @@ def test_duplicate_or_no_metrics_are_refused() -> None:
 def test_a_bug_in_measure_is_not_swallowed() -> None:
     with pytest.raises(ZeroDivisionError):
         run_analysis([metric()], lambda m: 1 / 0)
+
+
+def test_the_report_of_a_failed_analysis_has_every_measurement_and_the_reason() -> None:
+    measure, _, time = feeding([0.99], [0.5])
+    outcome = run([metric(interval="1s", count=3)], measure, time)
+    rows = measurement_rows(outcome)
+    assert [(r["#"], r["phase"], r["value"]) for r in rows] == [
+        ("1", "Successful", "[0.99]"),
+        ("2", "Failed", "[0.5]"),
+    ]
+    assert list(rows[0]) == list(COLUMNS)
+    assert rows[0]["started"] == "2026-01-01T00:00:00+00:00"
+    assert summary_line(outcome) == (
+        "Analysis Failed: success-rate Failed (1/2 successful: [0.99], [0.5])"
+        ' — Metric "success-rate" assessed Failed due to failed (1) > failureLimit (0)'
+    )
