@@ -20,17 +20,25 @@ int``), so messages match what users see from the Argo controller.
 
 from __future__ import annotations
 
-import math
 import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from ferry.analysis.expr_values import (
+    FUNCTIONS,
+    ExprError,
+    arith,
+    compare,
+    contains,
+    equal,
+    go_type,
+    items,
+    number,
+    truth,
+)
+
 __all__ = ["ExprError", "compile_condition", "evaluate_condition", "go_type"]
-
-
-class ExprError(ValueError):
-    """The condition does not parse, or failed while running (the message says why)."""
 
 
 _TOKEN = re.compile(
@@ -113,7 +121,7 @@ class _Parser:
         then = self.ternary()
         self.take(":")
         otherwise = self.ternary()
-        return lambda env: then(env) if _truth(condition(env), "?:") else otherwise(env)
+        return lambda env: then(env) if truth(condition(env), "?:") else otherwise(env)
 
     def _operator(self) -> str | None:
         tok = self.peek()
@@ -137,12 +145,12 @@ class _Parser:
         if tok.text in ("not", "!"):
             self.take()
             operand = self.binary(_UNARY_POWER)
-            return lambda env: not _truth(operand(env), "not")
+            return lambda env: not truth(operand(env), "not")
         if tok.text in ("-", "+"):
             self.take()
             operand = self.binary(_UNARY_POWER)
             sign = -1 if tok.text == "-" else 1
-            return lambda env: sign * _number(operand(env), tok.text)
+            return lambda env: sign * number(operand(env), tok.text)
         return self.postfix(self.primary())
 
     def postfix(self, node: Node) -> Node:
@@ -167,7 +175,7 @@ class _Parser:
     def primary(self) -> Node:
         tok = self.take()
         if tok.kind == "number":
-            value = _parse_number(tok.text)
+            value = _parsenumber(tok.text)
             return lambda env: value
         if tok.kind == "string":
             text = _unquote(tok.text)
@@ -214,7 +222,7 @@ class _Parser:
                 body = self.ternary()
             self.take(")")
             return _predicate(name.text, collection, body)
-        function = _FUNCTIONS.get(name.text)
+        function = FUNCTIONS.get(name.text)
         if function is None:
             raise ExprError(f"unknown func {name.text}")
         args = self.arguments(")")
@@ -225,7 +233,7 @@ def _fail(message: str) -> Any:
     raise ExprError(message)
 
 
-def _parse_number(text: str) -> int | float:
+def _parsenumber(text: str) -> int | float:
     clean = text.replace("_", "")
     if re.fullmatch(r"\d+", clean):
         return int(clean)
@@ -238,123 +246,22 @@ def _unquote(text: str) -> str:
     return re.sub(r"\\(.)", lambda m: escapes.get(m.group(1), m.group(0)), body)
 
 
-def go_type(value: Any) -> str:
-    """The Go type name expr-lang reports for a value (for error messages).
-
-    >>> [go_type(v) for v in (True, 1, 1.5, "s", [1], None)]
-    ['bool', 'int', 'float64', 'string', '[]interface {}', 'nil']
-    """
-    if value is None:
-        return "nil"
-    if isinstance(value, bool):
-        return "bool"
-    if isinstance(value, int):
-        return "int"
-    if isinstance(value, float):
-        return "float64"
-    if isinstance(value, str):
-        return "string"
-    if isinstance(value, Mapping):
-        return "map[string]interface {}"
-    if isinstance(value, Sequence):
-        return "[]interface {}"
-    return type(value).__name__
-
-
-def _is_number(value: Any) -> bool:
-    return isinstance(value, int | float) and not isinstance(value, bool)
-
-
-def _number(value: Any, op: str) -> int | float:
-    if not _is_number(value):
-        raise ExprError(f"invalid operation: {op} ({go_type(value)})")
-    return value  # type: ignore[no-any-return]
-
-
-def _truth(value: Any, op: str) -> bool:
-    if not isinstance(value, bool):
-        raise ExprError(f"invalid operation: {op} ({go_type(value)}), expected bool")
-    return value
-
-
-def _equal(left: Any, right: Any) -> bool:
-    if _is_number(left) and _is_number(right):
-        return bool(left == right)
-    if left is None or right is None:
-        return left is right
-    if type(left) is not type(right) and not (
-        isinstance(left, Sequence | Mapping) and isinstance(right, Sequence | Mapping)
-    ):
-        raise ExprError(f"invalid operation: == (mismatched types {go_type(left)} and {go_type(right)})")
-    return bool(left == right)
-
-
-def _compare(op: str, left: Any, right: Any) -> bool:
-    ok = (_is_number(left) and _is_number(right)) or (isinstance(left, str) and isinstance(right, str))
-    if not ok:
-        raise ExprError(f"invalid operation: {op} (mismatched types {go_type(left)} and {go_type(right)})")
-    return bool({"<": left < right, ">": left > right, "<=": left <= right, ">=": left >= right}[op])
-
-
-def _contains(collection: Any, item: Any) -> bool:
-    if isinstance(collection, Mapping):
-        return item in collection
-    if isinstance(collection, str):
-        if not isinstance(item, str):
-            raise ExprError(f"invalid operation: in (mismatched types {go_type(item)} and string)")
-        return item in collection
-    if isinstance(collection, Sequence):
-        return any(_equal_or_false(element, item) for element in collection)
-    raise ExprError(f"invalid operation: in ({go_type(collection)})")
-
-
-def _equal_or_false(left: Any, right: Any) -> bool:
-    try:
-        return _equal(left, right)
-    except ExprError:
-        return False
-
-
-def _arith(op: str, left: Any, right: Any) -> Any:
-    if op == "+" and isinstance(left, str) and isinstance(right, str):
-        return left + right
-    a, b = _number(left, op), _number(right, op)
-    if op == "+":
-        return a + b
-    if op == "-":
-        return a - b
-    if op == "*":
-        return a * b
-    if op == "/":
-        # expr-lang divides as float64; Go gives ±Inf or NaN for a zero divisor instead of failing.
-        if b == 0:
-            return math.nan if a == 0 or math.isnan(a) else math.copysign(math.inf, a)
-        return float(a) / float(b)
-    if op == "%":
-        if not (isinstance(a, int) and isinstance(b, int)):
-            raise ExprError("invalid operation: % (only integers)")
-        if b == 0:
-            raise ExprError("integer divide by zero")
-        return int(math.fmod(a, b))
-    return float(a) ** float(b)  # ** and ^
-
-
 def _binary_node(op: str, left: Node, right: Node) -> Node:
     if op in ("and", "&&"):
-        return lambda env: _truth(left(env), op) and _truth(right(env), op)
+        return lambda env: truth(left(env), op) and truth(right(env), op)
     if op in ("or", "||"):
-        return lambda env: _truth(left(env), op) or _truth(right(env), op)
+        return lambda env: truth(left(env), op) or truth(right(env), op)
     if op == "==":
-        return lambda env: _equal(left(env), right(env))
+        return lambda env: equal(left(env), right(env))
     if op == "!=":
-        return lambda env: not _equal(left(env), right(env))
+        return lambda env: not equal(left(env), right(env))
     if op in ("<", ">", "<=", ">="):
-        return lambda env: _compare(op, left(env), right(env))
+        return lambda env: compare(op, left(env), right(env))
     if op == "in":
-        return lambda env: _contains(right(env), left(env))
+        return lambda env: contains(right(env), left(env))
     if op == "not in":
-        return lambda env: not _contains(right(env), left(env))
-    return lambda env: _arith(op, left(env), right(env))
+        return lambda env: not contains(right(env), left(env))
+    return lambda env: arith(op, left(env), right(env))
 
 
 def _member(node: Node, name: str, *, optional: bool) -> Node:
@@ -386,22 +293,16 @@ def _index(node: Node, index: Node) -> Node:
     return get
 
 
-def _items(value: Any, name: str) -> Sequence[Any]:
-    if isinstance(value, Sequence) and not isinstance(value, str):
-        return value
-    raise ExprError(f"builtin {name} takes only array (got {go_type(value)})")
-
-
 _PREDICATES = ("all", "any", "none", "one", "filter", "map", "count")
 
 
 def _predicate(name: str, collection: Node, body: Node) -> Node:
     def run(env: Mapping[str, Any]) -> Any:
-        items = _items(collection(env), name)
-        outcomes = [body({**env, "#": item}) for item in items]
+        elements = items(collection(env), name)
+        outcomes = [body({**env, "#": element}) for element in elements]
         if name == "map":
             return outcomes
-        checks = [_truth(outcome, name) for outcome in outcomes]
+        checks = [truth(outcome, name) for outcome in outcomes]
         if name == "all":
             return all(checks)
         if name == "any":
@@ -412,67 +313,9 @@ def _predicate(name: str, collection: Node, body: Node) -> Node:
             return sum(checks) == 1
         if name == "count":
             return sum(checks)
-        return [item for item, keep in zip(items, checks, strict=True) if keep]
+        return [element for element, keep in zip(elements, checks, strict=True) if keep]
 
     return run
-
-
-def _len(value: Any) -> int:
-    if isinstance(value, str | Sequence | Mapping):
-        return len(value)
-    raise ExprError(f"invalid argument for len (type {go_type(value)})")
-
-
-def _as_int(value: Any) -> int:
-    if _is_number(value):
-        return int(value)
-    if isinstance(value, str) and re.fullmatch(r"[+-]?\d+", value.strip()):
-        return int(value)
-    raise ExprError(f'strconv.ParseInt: parsing "{value}": invalid syntax')
-
-
-def _as_float(value: Any) -> float:
-    if _is_number(value):
-        return float(value)
-    if isinstance(value, str):
-        try:
-            return float(value)
-        except ValueError:
-            pass
-    raise ExprError(f'strconv.ParseFloat: parsing "{value}": invalid syntax')
-
-
-def _float_arg(value: Any, name: str) -> float:
-    if not _is_number(value):
-        raise ExprError(f"{name}() expects a number, got {go_type(value)}")
-    return float(value)
-
-
-def _extreme(pick: Callable[..., Any], name: str) -> Callable[..., Any]:
-    def run(*args: Any) -> Any:
-        values = list(_items(args[0], name)) if len(args) == 1 else list(args)
-        if not values:
-            raise ExprError(f"not enough arguments to call {name}")
-        return pick(_number(v, name) for v in values)
-
-    return run
-
-
-_FUNCTIONS: dict[str, Callable[..., Any]] = {
-    "len": _len,
-    "abs": lambda v: abs(_number(v, "abs")),
-    "min": _extreme(min, "min"),
-    "max": _extreme(max, "max"),
-    "sum": lambda v: sum(_number(x, "sum") for x in _items(v, "sum")),
-    "isNaN": lambda v: math.isnan(_float_arg(v, "isNaN")),
-    "isInf": lambda v: math.isinf(_float_arg(v, "isInf")),
-    "asInt": _as_int,
-    "asFloat": _as_float,
-    "isNil": lambda v: v is None,
-    "default": lambda v, fallback: fallback if v is None else v,
-    "int": _as_int,
-    "float": _as_float,
-}
 
 
 def compile_condition(source: str) -> Node:
