@@ -6,7 +6,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-APT_PACKAGES=(git docker-registry buildah skopeo apache2-utils openssh-server ca-certificates busybox-static)
+APT_PACKAGES=(git docker-registry buildah skopeo apache2-utils openssh-server ca-certificates busybox-static prometheus)
 missing=()
 for pkg in "${APT_PACKAGES[@]}"; do
   dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || missing+=("$pkg")
@@ -16,6 +16,11 @@ if ((${#missing[@]})); then
   SUDO=""; [ "$(id -u)" -eq 0 ] || SUDO="sudo"
   $SUDO apt-get update -qq
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${missing[@]}" >/dev/null
+  if [[ " ${missing[*]} " == *" prometheus "* ]] && [ -d /run/systemd/system ]; then
+    # Debian starts its own Prometheus and node exporter on every interface; Ferry runs
+    # its own Prometheus on loopback when it needs one (ferry/devenv/prometheus.py).
+    $SUDO systemctl disable --now prometheus prometheus-node-exporter >/dev/null 2>&1 || true
+  fi
 fi
 
 PY=${PYTHON:-python3}
@@ -36,7 +41,8 @@ if [ ! -f "$stamp" ]; then
   touch "$stamp"
 fi
 
-# Go-built tools (kube-apiserver, etcd, kwok, helm, kustomize) are cached under
+# Go-built tools (kube-apiserver, etcd, kwok, helm, kustomize, the Argo Rollouts
+# controller) are cached under
 # ~/.cache/ferry/bin; building them is a no-op when the pinned versions are there.
 if [ "${FERRY_SKIP_TOOLS:-0}" != "1" ] && .venv/bin/python -c "import ferry.sandbox.build" 2>/dev/null; then
   .venv/bin/ferry sandbox build

@@ -24,6 +24,7 @@ from collections.abc import Sequence
 from typing import Any, Protocol
 
 from ferry.errors import ClusterError
+from ferry.release.argo import ArgoRollout as ArgoRollout  # where the release pipeline looks for it
 from ferry.release.gates import CanaryStep
 from ferry.release.kube import merge_patch, poll, require
 from ferry.sync.kube import KubeCluster
@@ -155,116 +156,6 @@ class KruiseRollout:
     def reject(self) -> None:
         # Kruise has no abort verb: the rollout stays paused and a rollback of the workload undoes it.
         logger.warning("Rollout %s/%s rejected: left paused for the rollback", self.namespace, self.name)
-
-    def finish(self) -> None:
-        """Nothing to clean: the controller finished the rollout."""
-
-
-# -- Argo ----------------------------------------------------------------------------------------
-
-
-class ArgoRollout:
-    """An Argo Rollout (``argoproj.io/v1alpha1``) in ``namespace``."""
-
-    def __init__(self, cluster: KubeCluster, namespace: str, name: str, poll_interval: float = 0.5) -> None:
-        self.cluster, self.namespace, self.name = cluster, namespace, name
-        self._interval = poll_interval
-
-    def _live(self) -> dict[str, Any]:
-        return require(self.cluster, ARGO_API, "Rollout", self.name, self.namespace)
-
-    @staticmethod
-    def _steps(rollout: dict[str, Any]) -> list[dict[str, Any]] | None:
-        canary = ((rollout.get("spec") or {}).get("strategy") or {}).get("canary")
-        return None if canary is None else list(canary.get("steps") or [])
-
-    @classmethod
-    def paused_step(cls, rollout: dict[str, Any]) -> CanaryStep | None:
-        """The step of a Rollout with a pause condition (or ``spec.paused``), else None."""
-        status = rollout.get("status") or {}
-        if not status.get("pauseConditions") and not (rollout.get("spec") or {}).get("paused"):
-            return None
-        steps = cls._steps(rollout) or []
-        index = int(status.get("currentStepIndex") or 0)
-        weight = None
-        for step in steps[: index + 1]:
-            if "setWeight" in step:
-                weight = int(step["setWeight"])
-        replicas = status.get("updatedReplicas")
-        return CanaryStep(
-            index + 1, max(len(steps), 1), weight, int(replicas) if replicas is not None else None
-        )
-
-    @classmethod
-    def completed(cls, rollout: dict[str, Any]) -> bool:
-        status = rollout.get("status") or {}
-        if status.get("abort") or status.get("pauseConditions"):
-            return False
-        steps = cls._steps(rollout) or []
-        done_steps = int(status.get("currentStepIndex") or 0) >= len(steps)
-        return done_steps and status.get("phase", "Healthy") == "Healthy"
-
-    def next_pause(self, timeout: float) -> CanaryStep | None:
-        def probe() -> tuple[CanaryStep | None] | None:
-            live = self._live()
-            if (live.get("status") or {}).get("abort"):
-                raise ClusterError(f"Rollout {self.namespace}/{self.name} was aborted")
-            step = self.paused_step(live)
-            if step is not None:
-                return (step,)
-            return (None,) if self.completed(live) else None
-
-        return poll(probe, timeout=timeout, interval=self._interval, what=f"Rollout {self.name} to pause")[0]
-
-    @classmethod
-    def promote_patches(cls, rollout: dict[str, Any]) -> tuple[dict[str, Any] | None, dict[str, Any] | None]:
-        """(spec patch, status patch) of ``kubectl argo rollouts promote`` without flags.
-
-        Clear the pause conditions when there are any, else advance the step index (never both);
-        un-pause the spec when it is paused.
-        """
-        spec_patch = {"spec": {"paused": False}} if (rollout.get("spec") or {}).get("paused") else None
-        status = rollout.get("status") or {}
-        status_patch: dict[str, Any] | None = None
-        steps = cls._steps(rollout)
-        if status.get("pauseConditions"):
-            status_patch = {"status": {"pauseConditions": None}}
-        elif steps:
-            index = int(status.get("currentStepIndex") or 0)
-            if index < len(steps):
-                index += 1
-            status_patch = {"status": {"pauseConditions": None, "currentStepIndex": index}}
-        return spec_patch, status_patch
-
-    def _patch_status(
-        self, patch: dict[str, Any], spec_patch: dict[str, Any] | None
-    ) -> dict[str, Any] | None:
-        """Patch the status subresource; without one (Rollouts < v0.10) return spec and status in one."""
-        try:
-            merge_patch(
-                self.cluster, ARGO_API, "Rollout", self.name, self.namespace, patch, subresource="status"
-            )
-        except ClusterError as exc:
-            if "HTTP 404" not in str(exc):
-                raise
-            return {**patch, **(spec_patch or {})}
-        return spec_patch
-
-    def approve(self, step: CanaryStep | None = None) -> None:
-        """``kubectl argo rollouts promote``."""
-        spec_patch, status_patch = self.promote_patches(self._live())
-        if status_patch is not None:
-            spec_patch = self._patch_status(status_patch, spec_patch)
-        if spec_patch is not None:
-            merge_patch(self.cluster, ARGO_API, "Rollout", self.name, self.namespace, spec_patch)
-        logger.info("Rollout %s/%s promoted at %s", self.namespace, self.name, step.label() if step else "")
-
-    def reject(self) -> None:
-        """``kubectl argo rollouts abort``: ``status.abort=true``."""
-        leftover = self._patch_status({"status": {"abort": True}}, None)
-        if leftover is not None:
-            merge_patch(self.cluster, ARGO_API, "Rollout", self.name, self.namespace, leftover)
-        logger.warning("Rollout %s/%s aborted", self.namespace, self.name)
 
     def finish(self) -> None:
         """Nothing to clean: the controller finished the rollout."""

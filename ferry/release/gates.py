@@ -96,6 +96,10 @@ class CanaryStep:
     total: int
     traffic: int | None = None
     replicas: int | None = None
+    # The pods behind the step, when the provider sees them (Argo: from the two ReplicaSets).
+    canary_ready: int | None = None
+    stable_replicas: int | None = None
+    stable_ready: int | None = None
 
     def label(self) -> str:
         traffic = f"{self.traffic}%" if self.traffic is not None else "n/a"

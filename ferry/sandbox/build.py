@@ -22,8 +22,18 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+import yaml
+
 from ferry.errors import ToolError
-from ferry.sandbox.versions import KWOK_STAGE_FILES, KWOK_VERSION, TOOLS, TOOLS_BY_NAME, GoTool
+from ferry.sandbox.versions import (
+    ARGO_ROLLOUTS_CRD_FILES,
+    ARGO_ROLLOUTS_VERSION,
+    KWOK_STAGE_FILES,
+    KWOK_VERSION,
+    TOOLS,
+    TOOLS_BY_NAME,
+    GoTool,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -74,6 +84,11 @@ def kwok_stages_path(bin_dir: Path | None = None) -> Path:
     return (bin_dir or default_bin_dir()) / f"kwok-stages-{KWOK_VERSION}.yaml"
 
 
+def argo_rollouts_crds_path(bin_dir: Path | None = None) -> Path:
+    """Return the cached CRDs of the pinned Argo Rollouts (a JSON list), exported from its module at build."""
+    return (bin_dir or default_bin_dir()) / f"rollouts-crds-{ARGO_ROLLOUTS_VERSION}.json"
+
+
 def require_binaries(names: Iterable[str], bin_dir: Path | None = None) -> dict[str, Path]:
     """Return the cached binaries for ``names``, without building anything.
 
@@ -86,6 +101,8 @@ def require_binaries(names: Iterable[str], bin_dir: Path | None = None) -> dict[
     missing = [f"{name} ({path})" for name, path in found.items() if not _is_executable(path)]
     if "kwok" in found and not kwok_stages_path(bin_dir).is_file():
         missing.append(f"kwok stages ({kwok_stages_path(bin_dir)})")
+    if "rollouts-controller" in found and not argo_rollouts_crds_path(bin_dir).is_file():
+        missing.append(f"Argo Rollouts CRDs ({argo_rollouts_crds_path(bin_dir)})")
     if missing:
         raise ToolError(
             "sandbox binaries are not built: "
@@ -123,6 +140,9 @@ def ensure_binaries(
         started = time.monotonic()
         if tool.name == "kwok" and (force or not kwok_stages_path(target_dir).is_file()):
             _export_kwok_stages(kwok_stages_path(target_dir))
+        crds = argo_rollouts_crds_path(target_dir)
+        if tool.name == "rollouts-controller" and (force or not crds.is_file()):
+            _export_argo_rollouts_crds(crds)
         if _is_executable(path) and not force:
             outcomes.append(BuildOutcome(tool.name, tool.version, path, False, time.monotonic() - started))
             continue
@@ -181,12 +201,11 @@ def _build(tool: GoTool, destination: Path) -> None:
         os.replace(output, destination)
 
 
-def _export_kwok_stages(destination: Path) -> None:
-    """Concatenate kwok's default Stage manifests from the module cache into one config file."""
+def _module_dir(module: str) -> Path:
+    """Download ``module@version`` into the Go module cache (a no-op when it is there); return its dir."""
     go = shutil.which("go")
     if go is None:
-        raise ToolError("cannot fetch kwok's stages: the `go` command is not on PATH")
-    module = f"sigs.k8s.io/kwok@{KWOK_VERSION}"
+        raise ToolError(f"cannot fetch {module}: the `go` command is not on PATH")
     result = subprocess.run(
         [go, "mod", "download", "-json", module],
         env=go_environment(),
@@ -195,19 +214,50 @@ def _export_kwok_stages(destination: Path) -> None:
         check=False,
     )
     try:
-        module_dir = Path(json.loads(result.stdout)["Dir"])
+        return Path(json.loads(result.stdout)["Dir"])
     except (ValueError, KeyError) as exc:
         raise ToolError(f"go mod download {module} failed: {result.stdout}{result.stderr}") from exc
+
+
+def _write_atomically(destination: Path, text: str) -> None:
+    destination.parent.mkdir(parents=True, exist_ok=True)
+    staging = destination.with_name(f".{destination.name}.tmp")
+    staging.write_text(text, encoding="utf-8")
+    os.replace(staging, destination)
+
+
+def _export_kwok_stages(destination: Path) -> None:
+    """Concatenate kwok's default Stage manifests from the module cache into one config file."""
+    module_dir = _module_dir(f"sigs.k8s.io/kwok@{KWOK_VERSION}")
     documents = []
     for relative in KWOK_STAGE_FILES:
         try:
             documents.append((module_dir / relative).read_text(encoding="utf-8").strip())
         except OSError as exc:
             raise ToolError(f"kwok {KWOK_VERSION} has no stage file {relative}") from exc
-    destination.parent.mkdir(parents=True, exist_ok=True)
-    staging = destination.with_name(f".{destination.name}.tmp")
-    staging.write_text("\n---\n".join(documents) + "\n", encoding="utf-8")
-    os.replace(staging, destination)
+    _write_atomically(destination, "\n---\n".join(documents) + "\n")
+
+
+def _export_argo_rollouts_crds(destination: Path) -> None:
+    """Export the CRDs of the pinned Argo Rollouts module (``manifests/crds``) as one JSON list.
+
+    They are the controller's own, generated from its Go types, not a copy
+    kept in this repository; JSON because the five of them are 3 MB of YAML
+    that would take seconds to parse at every ``sandbox up``.
+    """
+    module_dir = _module_dir(f"github.com/argoproj/argo-rollouts@{ARGO_ROLLOUTS_VERSION}")
+    loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+    crds = []
+    for relative in ARGO_ROLLOUTS_CRD_FILES:
+        try:
+            text = (module_dir / relative).read_text(encoding="utf-8")
+        except OSError as exc:
+            raise ToolError(f"Argo Rollouts {ARGO_ROLLOUTS_VERSION} has no CRD file {relative}") from exc
+        crd = yaml.load(text, Loader=loader)  # noqa: S506 - a safe loader, chosen above
+        if not isinstance(crd, dict) or crd.get("kind") != "CustomResourceDefinition":
+            raise ToolError(f"{relative} in Argo Rollouts {ARGO_ROLLOUTS_VERSION} is not a CRD")
+        crds.append(crd)
+    _write_atomically(destination, json.dumps(crds))
 
 
 def _tool(name: str) -> GoTool:

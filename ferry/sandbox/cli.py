@@ -14,7 +14,7 @@ from typing import Annotated
 import typer
 
 from ferry.errors import FerryError
-from ferry.sandbox import cluster
+from ferry.sandbox import cluster, rollouts
 from ferry.sandbox.build import ensure_binaries
 
 app = typer.Typer(
@@ -73,6 +73,14 @@ def up(
     ] = None,
     state_dir: StateDir = None,
     timeout: Annotated[float, typer.Option(help="Seconds to wait for each start-up phase.")] = 180.0,
+    with_: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--with",
+            help="Add-on: `argo-rollouts` (the real controller and its CRDs) on every cluster, "
+            "or `argo-rollouts=NAME[,NAME]` on those.",
+        ),
+    ] = None,
 ) -> None:
     """Start the clusters (reusing running ones) and write one kubeconfig with a context each."""
     _configure_logging()
@@ -83,11 +91,13 @@ def up(
             state_root=state_dir,
             kubeconfig=kubeconfig,
             timeout=timeout,
+            argo_rollouts=rollouts.parse_with(with_ or []),
         )
     except FerryError as exc:
         raise _fail(exc) from exc
     for item in sandbox.clusters:
-        typer.echo(f"{item.name:<12} {item.server:<26} context={item.context}")
+        extra = "  +argo-rollouts" if rollouts.controller_process(item) else ""
+        typer.echo(f"{item.name:<12} {item.server:<26} context={item.context}{extra}")
     typer.echo(f"kubeconfig: {sandbox.kubeconfig}  ({time.monotonic() - started:.1f} s)")
 
 

@@ -18,12 +18,12 @@ import re
 import shutil
 import ssl
 import time
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from pathlib import Path
 from typing import Any
 
 from ferry.errors import ClusterUnavailable, ConfigError
-from ferry.sandbox import components
+from ferry.sandbox import components, rollouts
 from ferry.sandbox.build import kwok_stages_path, require_binaries
 from ferry.sandbox.components import ClusterLayout, ClusterPorts
 from ferry.sandbox.crds import install_crds
@@ -71,6 +71,7 @@ def up(
     kubeconfig: Path | None = None,
     bin_dir: Path | None = None,
     timeout: float = 180.0,
+    argo_rollouts: Collection[str] | bool = False,
 ) -> Sandbox:
     """Start the named clusters (reusing healthy ones) and write the kubeconfig.
 
@@ -82,6 +83,9 @@ def up(
         bin_dir: Binary cache; the default cache when ``None``.
         timeout: Seconds to wait for each phase (apiserver ready, node and
             service account present).
+        argo_rollouts: Clusters (of ``names``) that also run the Argo Rollouts
+            controller with its full CRDs; ``True`` for all of them (see
+            :mod:`ferry.sandbox.rollouts`).
 
     Returns:
         The running clusters of ``names`` and the kubeconfig path.
@@ -96,6 +100,9 @@ def up(
     root = state_root or default_state_root()
     _check_names(names)
     binaries = require_binaries(CLUSTER_TOOLS, bin_dir)
+    with_controller = rollouts.chosen_clusters(argo_rollouts, names)
+    if with_controller:
+        require_binaries((rollouts.COMPONENT,), bin_dir)
     root.mkdir(parents=True, exist_ok=True)
     started_at = time.monotonic()
 
@@ -135,6 +142,13 @@ def up(
     if fresh:
         logger.info("started sandbox clusters %s in %.1f s", ", ".join(fresh), time.monotonic() - started_at)
     by_name = {cluster.name: cluster for cluster in (*reused, *fresh.values())}
+    try:
+        for name in with_controller:
+            by_name[name] = rollouts.start_controller(by_name[name], bin_dir=bin_dir, timeout=timeout)
+    except BaseException:
+        for cluster in fresh.values():
+            stop(_in_stop_order((load_cluster(cluster.state_dir) or cluster).processes))
+        raise
     clusters = tuple(by_name[name] for name in names)
     written = _write_kubeconfigs(root, kubeconfig)
     return Sandbox(clusters, written, root)

@@ -119,14 +119,7 @@ TOOLS: tuple[GoTool, ...] = (
         "sigs.k8s.io/kustomize/kustomize/v5",
         ldflags=(f"-X sigs.k8s.io/kustomize/api/provenance.version={KUSTOMIZE_VERSION}",),
     ),
-)
-
-#: Built only on request (``ferry sandbox build --only rollouts-controller``):
-#: not needed by the clusters, and a cold build costs several more minutes.
-#: It is not started by ``up`` either: v1.10.1 hard-codes ``0.0.0.0`` as the
-#: listen address of its healthz and metrics servers (a const in
-#: controller/controller.go), and sandbox servers must bind loopback only.
-OPTIONAL_TOOLS: tuple[GoTool, ...] = (
+    # The canary tests run the real controller (``sandbox up --with argo-rollouts``).
     GoTool(
         "rollouts-controller",
         ARGO_ROLLOUTS_VERSION,
@@ -136,7 +129,18 @@ OPTIONAL_TOOLS: tuple[GoTool, ...] = (
     ),
 )
 
-TOOLS_BY_NAME: dict[str, GoTool] = {tool.name: tool for tool in (*TOOLS, *OPTIONAL_TOOLS)}
+TOOLS_BY_NAME: dict[str, GoTool] = {tool.name: tool for tool in TOOLS}
+
+#: The Argo Rollouts CRDs a controller-running cluster gets, from the module's
+#: ``manifests/crds`` (its kustomization's order). They are exported next to
+#: the binary at build time (see ``build``), so ``up`` needs no module cache.
+ARGO_ROLLOUTS_CRD_FILES: tuple[str, ...] = (
+    "manifests/crds/rollout-crd.yaml",
+    "manifests/crds/experiment-crd.yaml",
+    "manifests/crds/analysis-run-crd.yaml",
+    "manifests/crds/analysis-template-crd.yaml",
+    "manifests/crds/cluster-analysis-template-crd.yaml",
+)
 
 #: kwok's own default stages (what ``kwokctl`` feeds it), inside the kwok module.
 #: The kwok binary has none built in, so they are exported next to it from the

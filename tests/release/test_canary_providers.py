@@ -1,4 +1,8 @@
-"""Canary providers against the real API server: the test plays the rollout controller by writing status."""
+"""Kruise and native canaries against the real API server.
+
+No Kruise controller builds here, so the Kruise test plays it by writing status; the Argo provider
+is tested against the real Argo Rollouts controller in ``test_argo_controller.py``.
+"""
 
 from __future__ import annotations
 
@@ -9,11 +13,9 @@ import pytest
 
 from ferry.errors import ClusterError
 from ferry.release.canary import (
-    ARGO_API,
     KRUISE_API,
     KRUISE_V1ALPHA1,
     TRACK_LABEL,
-    ArgoRollout,
     KruiseRollout,
     NativeCanary,
     canary_name,
@@ -136,83 +138,6 @@ def test_kruise_v1alpha1_rollout_is_driven_in_its_own_version(staging: KubeClust
         assert live is not None and live["apiVersion"] == version
         assert live["status"]["canaryStatus"]["currentStepState"] == "StepReady"
         assert live["spec"]["objectRef"]["workloadRef"]["name"] == "echo", "fields survive either version"
-
-
-def argo_rollout(name: str, ns: str, paused: bool = False) -> dict[str, Any]:
-    return {
-        "apiVersion": ARGO_API,
-        "kind": "Rollout",
-        "metadata": {"name": name, "namespace": ns},
-        "spec": {
-            "replicas": 5,
-            "paused": paused,
-            "strategy": {
-                "canary": {"steps": [{"setWeight": 20}, {"pause": {}}, {"setWeight": 50}, {"pause": {}}]}
-            },
-        },
-    }
-
-
-def test_argo_promote_clears_pause_conditions_and_keeps_the_step_index(staging: KubeCluster) -> None:
-    ns = fresh_namespace(staging, "argo")
-    staging.apply(argo_rollout("echo", ns))
-    rollout = ArgoRollout(staging, ns, "echo", poll_interval=0.1)
-    set_status(
-        staging,
-        ARGO_API,
-        "Rollout",
-        "echo",
-        ns,
-        {
-            "phase": "Paused",
-            "currentStepIndex": 1,
-            "updatedReplicas": 1,
-            "pauseConditions": [{"reason": "CanaryPauseStep", "startTime": "2026-01-01T00:00:00Z"}],
-        },
-    )
-    step = rollout.next_pause(timeout=5)
-    assert step == CanaryStep(2, 4, 20, 1)
-    rollout.approve(step)
-    after = staging.get(ARGO_API, "Rollout", "echo", ns)
-    assert "pauseConditions" not in after["status"]
-    assert after["status"]["currentStepIndex"] == 1  # the controller advances it, not promote
-    assert after["spec"]["paused"] is False
-
-
-def test_argo_promote_without_pause_conditions_advances_the_step_and_unpauses(staging: KubeCluster) -> None:
-    ns = fresh_namespace(staging, "argo")
-    staging.apply(argo_rollout("echo", ns, paused=True))
-    rollout = ArgoRollout(staging, ns, "echo", poll_interval=0.1)
-    set_status(staging, ARGO_API, "Rollout", "echo", ns, {"phase": "Paused", "currentStepIndex": 3})
-    step = rollout.next_pause(timeout=5)
-    assert step is not None and (step.index, step.traffic) == (4, 50)
-    rollout.approve(step)
-    after = staging.get(ARGO_API, "Rollout", "echo", ns)
-    assert after["spec"]["paused"] is False
-    assert after["status"]["currentStepIndex"] == 4
-    # Controller: the last step is done and the rollout Healthy.
-    set_status(staging, ARGO_API, "Rollout", "echo", ns, {"phase": "Healthy"})
-    assert rollout.next_pause(timeout=5) is None
-
-
-def test_argo_reject_aborts(staging: KubeCluster) -> None:
-    ns = fresh_namespace(staging, "argo")
-    staging.apply(argo_rollout("echo", ns))
-    set_status(
-        staging,
-        ARGO_API,
-        "Rollout",
-        "echo",
-        ns,
-        {"currentStepIndex": 1, "pauseConditions": [{"reason": "CanaryPauseStep"}]},
-    )
-    rollout = ArgoRollout(staging, ns, "echo", poll_interval=0.1)
-    rollout.reject()
-    after = staging.get(ARGO_API, "Rollout", "echo", ns)
-    assert after["status"]["abort"] is True
-    assert after["status"]["pauseConditions"] == [{"reason": "CanaryPauseStep"}]
-    with pytest.raises(ClusterError, match="aborted"):
-        rollout.next_pause(timeout=2)
 
 
 def _native(staging: KubeCluster, ns: str) -> tuple[NativeCanary, dict[str, Any]]:

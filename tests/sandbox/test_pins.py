@@ -71,6 +71,7 @@ def test_every_tool_has_a_version_tag_and_main_package() -> None:
         "kwok",
         "helm",
         "kustomize",
+        "rollouts-controller",
     }
     for tool in TOOLS:
         assert re.fullmatch(r"v\d+\.\d+\.\d+", tool.version), tool
@@ -94,5 +95,6 @@ def test_unknown_tool_is_refused(tmp_path: Path) -> None:
 def test_argo_tools_module_requires_the_pinned_controller() -> None:
     go_mod = (ARGO_TOOLS_MODULE / "go.mod").read_text()
     assert f"github.com/argoproj/argo-rollouts {ARGO_ROLLOUTS_VERSION}" in go_mod
-    assert "rollouts-controller" in TOOLS_BY_NAME
-    assert "rollouts-controller" not in {tool.name for tool in TOOLS}, "optional: not built by default"
+    assert TOOLS_BY_NAME["rollouts-controller"].module_dir == ARGO_TOOLS_MODULE
+    expected = Path(f"/b/rollouts-controller-{ARGO_ROLLOUTS_VERSION}")
+    assert binary_path("rollouts-controller", Path("/b")) == expected

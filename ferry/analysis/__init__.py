@@ -1,0 +1,1 @@
+"""Metric analysis before a promotion, with Argo Rollouts' AnalysisTemplate semantics, over Prometheus."""
