@@ -10,6 +10,8 @@ import os
 os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
 
 pytest_plugins: list[str] = [
+    "tests.fixtures.needs",
+    "tests.fixtures.oracles",
     "tests.fixtures.registry",
     "tests.fixtures.git",
     "tests.fixtures.clusters",

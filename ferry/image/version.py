@@ -161,8 +161,10 @@ class Version:
 # --- constraints -------------------------------------------------------------
 
 # The version part of a comparator: like a version, but each number may be a wildcard.
+# Masterminds writes the class as [0-9|x|X|\*], which also admits "|": a hyphen range is
+# rewritten before the "||" split, so "0 ||1 - 2" reads "||1" as its lower bound and fails.
 _CV = (
-    r"v?([0-9xX*]+)(\.[0-9xX*]+)?(\.[0-9xX*]+)?"
+    r"v?([0-9xX*|]+)(\.[0-9xX*|]+)?(\.[0-9xX*|]+)?"
     r"(-([0-9A-Za-z\-]+(\.[0-9A-Za-z\-]+)*))?"
     r"(\+([0-9A-Za-z\-]+(\.[0-9A-Za-z\-]+)*))?"
 )
@@ -317,7 +319,9 @@ def _parse_comparator(text: str, constraint: str) -> _Comparator:
 def _rewrite_hyphen_ranges(text: str) -> str:
     """Turn ``1.2 - 1.4.5`` into ``>= 1.2, <= 1.4.5`` as Masterminds does before splitting."""
     for match in list(_HYPHEN_RANGE_RE.finditer(text)):
-        text = text.replace(match.group(0), f">= {match.group(1)}, <= {match.group(11)}", 1)
+        # The trailing space is Masterminds': the match ate the whitespace after the range,
+        # and "1 - 2 3" must stay three comparators.
+        text = text.replace(match.group(0), f">= {match.group(1)}, <= {match.group(11)} ", 1)
     return text
 
 

@@ -22,7 +22,7 @@ from ferry.errors import ToolError
 from ferry.registry.client import RegistryClient
 from tests.ci.conftest import CiSetup
 
-pytestmark = pytest.mark.skipif(shutil.which("buildah") is None, reason="needs buildah")
+pytestmark = pytest.mark.usefixtures("buildah")
 
 
 def _tags(setup: CiSetup) -> list[str]:
