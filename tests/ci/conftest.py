@@ -12,13 +12,6 @@ import pytest
 from ferry.config import FerryConfig, parse_config
 from ferry.devenv.registry import RunningRegistry, start_registry
 from ferry.devenv.source import SourceRepo, build_rule, create_source_repo
-from tests.fixtures.needs import need_tool
-
-
-@pytest.fixture(scope="session")
-def buildah() -> str:
-    """The buildah binary: a skip with the reason locally, a failure in CI."""
-    return need_tool("buildah", "scripts/bootstrap.sh installs it from Debian")
 
 
 @pytest.fixture(scope="module")
