@@ -64,10 +64,10 @@ def test_image_updated_event_triggers_sync_dev(
         def served() -> str | None:
             ids = [
                 d["id"]
-                for d in httpx.post(f"{api}/deployments/filter", json={}, timeout=5).json()
+                for d in httpx.post(f"{api}/deployments/filter", json={}, timeout=30).json()
                 if d["name"] == "sync-dev"
             ]
-            automations = httpx.post(f"{api}/automations/filter", json={}, timeout=5).json()
+            automations = httpx.post(f"{api}/automations/filter", json={}, timeout=30).json()
             return ids[0] if ids and any(ids[0] in str(a.get("actions")) for a in automations) else None
 
         deployment_id = wait_until(served, 120, "sync-dev to be served with its trigger", interval=0.5)
@@ -75,7 +75,7 @@ def test_image_updated_event_triggers_sync_dev(
         body = {"deployments": {"id": {"any_": [deployment_id]}}}
 
         def runs() -> list[dict[str, Any]]:
-            return list(httpx.post(f"{api}/flow_runs/filter", json=body, timeout=5).json())
+            return list(httpx.post(f"{api}/flow_runs/filter", json=body, timeout=30).json())
 
         # The triggers service loads a new automation shortly after it is stored, and no API
         # says when: announce the write-back until an announcement starts a run. (A second
