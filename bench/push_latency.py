@@ -38,7 +38,9 @@ from pathlib import Path
 import httpx
 
 from ferry.devenv.oci import OciPusher
-from ferry.devenv.registry import RunningRegistry, free_port, notification_config, start_registry
+from ferry.devenv.ports import PortTaken, on_free_port, port_taken
+from ferry.devenv.registry import RunningRegistry, notification_config, start_registry
+from ferry.devenv.services import start_prefect_server, stop_pid
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 DEPLOYMENT = "image-updater"
@@ -89,25 +91,11 @@ def _wait(predicate: object, timeout: float, what: str, interval: float = 0.1) -
 @contextmanager
 def prefect_server(root: Path) -> Iterator[str]:
     """``prefect server start`` on a free loopback port, PREFECT_HOME under ``root``; yield the API URL."""
-    port = free_port()
-    home = root / "prefect-home"
-    home.mkdir(parents=True, exist_ok=True)
-    log = (root / "prefect-server.log").open("wb")
-    env = {**os.environ, "PREFECT_HOME": str(home), "PREFECT_SERVER_ANALYTICS_ENABLED": "false"}
-    env.pop("PREFECT_API_URL", None)
-    process = subprocess.Popen(
-        [sys.executable, "-m", "prefect", "server", "start", "--host", "127.0.0.1", "--port", str(port)],
-        env=env,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-    )
-    api = f"http://127.0.0.1:{port}/api"
+    server = start_prefect_server(root / "prefect-home")
     try:
-        _wait(lambda: httpx.get(f"{api}/health", timeout=1).status_code == 200, 90, "prefect server start")
-        yield api
+        yield f"{server.url}/api"
     finally:
-        _stop(process)
-        log.close()
+        stop_pid(server.pid)
 
 
 @contextmanager
@@ -133,9 +121,7 @@ def served_image_updater(api_url: str, root: Path, poll: float) -> Iterator[str]
             ready = ids and any(ids[0] in json.dumps(a.get("actions", [])) for a in autos)
             return ids[0] if ready else None
 
-        deployment_id = str(_wait(deployment_and_automation, 120, "serving image-updater", interval=0.5))
-        time.sleep(2)  # the triggers service picks up a new automation shortly after it is stored
-        yield deployment_id
+        yield str(_wait(deployment_and_automation, 120, "serving image-updater", interval=0.5))
     finally:
         _stop(process, timeout=30)
         log.close()
@@ -145,30 +131,37 @@ def served_image_updater(api_url: str, root: Path, poll: float) -> Iterator[str]
 def receiver(api_url: str, root: Path) -> Iterator[tuple[str, str]]:
     """``ferry receive`` with the Prefect emitter; yield ``(url, token)``."""
     token = secrets.token_urlsafe(24)
-    port = free_port()
-    log = (root / "receiver.log").open("wb")
-    process = subprocess.Popen(
-        [
-            str(Path(sys.executable).with_name("ferry")),
-            "receive",
-            "--listen",
-            f"127.0.0.1:{port}",
-            "--token-env",
-            "FERRY_BENCH_TOKEN",
-        ],
-        env=_env(api_url, FERRY_BENCH_TOKEN=token),
-        stdout=subprocess.PIPE,
-        stderr=log,
-    )
-    try:
+    log_path = root / "receiver.log"
+
+    def start(port: int) -> tuple[subprocess.Popen[bytes], str]:
+        with log_path.open("wb") as log:
+            process = subprocess.Popen(
+                [
+                    str(Path(sys.executable).with_name("ferry")),
+                    "receive",
+                    "--listen",
+                    f"127.0.0.1:{port}",
+                    "--token-env",
+                    "FERRY_BENCH_TOKEN",
+                ],
+                env=_env(api_url, FERRY_BENCH_TOKEN=token),
+                stdout=subprocess.PIPE,
+                stderr=log,
+            )
         assert process.stdout is not None
         url = process.stdout.readline().decode().strip()
-        if not url:
-            raise RuntimeError(f"ferry receive did not start; see {root / 'receiver.log'}")
+        if url:
+            return process, url
+        process.wait(timeout=30)
+        if port_taken(log_path.read_text(errors="replace")):
+            raise PortTaken(f"ferry receive: 127.0.0.1:{port} was taken")
+        raise RuntimeError(f"ferry receive did not start; see {log_path}")
+
+    process, url = on_free_port(start)
+    try:
         yield url, token
     finally:
         _stop(process)
-        log.close()
 
 
 def notifying_registry(root: Path, url: str, token: str) -> RunningRegistry:
@@ -189,18 +182,18 @@ def measure(api_url: str, root: Path, *, runs: int, poll: float, timeout: float 
     ):
         registry = notifying_registry(root / "registry", url, token)
         try:
-            seen: set[str] = set()
             with OciPusher(registry.url) as pusher:
+                seen = _warm_up(api_url, deployment_id, pusher, timeout)
                 for index in range(runs):
                     tag = f"v{index + 1}-{secrets.token_hex(3)}"
                     pusher.push_image(REPOSITORY, tag, created=None)
                     pushed_at = time.time()
 
-                    def new_started_run() -> dict[str, object] | None:
-                        body = {"deployments": {"id": {"any_": [deployment_id]}}}
-                        flow_runs = httpx.post(f"{api_url}/flow_runs/filter", json=body, timeout=5).json()
-                        for run in flow_runs:
-                            if run["id"] not in seen and run.get("start_time"):
+                    def new_started_run(since: float = pushed_at) -> dict[str, object] | None:
+                        # A run of a late warm-up push would be older than this push.
+                        for run in _runs(api_url, deployment_id):
+                            fresh = run["id"] not in seen and _parse(str(run["created"])) >= since - 1
+                            if fresh and run.get("start_time"):
                                 return dict(run)
                         return None
 
@@ -226,6 +219,36 @@ def measure(api_url: str, root: Path, *, runs: int, poll: float, timeout: float 
         finally:
             registry.stop()
     return samples
+
+
+def _runs(api_url: str, deployment_id: str) -> list[dict[str, object]]:
+    body = {"deployments": {"id": {"any_": [deployment_id]}}}
+    return list(httpx.post(f"{api_url}/flow_runs/filter", json=body, timeout=5).json())
+
+
+def _warm_up(api_url: str, deployment_id: str, pusher: OciPusher, timeout: float) -> set[str]:
+    """Push until a push starts a run, i.e. until the triggers service has loaded the new automation
+    (it does so shortly after the automation is stored; no API tells when). Wait for those runs to
+    finish; return their ids, which the measurement then ignores."""
+    deadline = time.monotonic() + timeout
+    index = 0
+    while True:
+        index += 1
+        pusher.push_image(REPOSITORY, f"warm-up-{index}-{secrets.token_hex(3)}", created=None)
+        try:
+            _wait(lambda: _runs(api_url, deployment_id), 3, "a warm-up run", interval=0.1)
+            break
+        except TimeoutError:
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"no push started an image-updater run within {timeout}s") from None
+    finals = ("COMPLETED", "FAILED", "CRASHED", "CANCELLED")
+    _wait(
+        lambda: all(r["state_type"] in finals for r in _runs(api_url, deployment_id)),
+        timeout,
+        "the warm-up runs to finish",
+        interval=0.2,
+    )
+    return {str(r["id"]) for r in _runs(api_url, deployment_id)}
 
 
 def _serve(config: str) -> None:

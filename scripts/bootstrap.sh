@@ -47,3 +47,12 @@ fi
 if [ "${FERRY_SKIP_TOOLS:-0}" != "1" ] && .venv/bin/python -c "import ferry.sandbox.build" 2>/dev/null; then
   .venv/bin/ferry sandbox build
 fi
+
+# The tests' live Go oracles (yaml.v3 and Masterminds semver, the libraries Image Updater
+# uses) build offline, GOPROXY=off, from the module cache: put their pinned modules there.
+# go.sum pins them; a module already cached costs no network.
+if command -v go >/dev/null; then
+  for module in tests/writeback/oracle tests/image/oracle; do
+    (cd "$module" && GOFLAGS=-mod=readonly GOTOOLCHAIN=local go mod download)
+  done
+fi

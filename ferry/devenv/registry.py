@@ -1,8 +1,9 @@
 """A real CNCF Distribution registry on loopback, started and stopped by PID.
 
 Used by ``ferry demo``, the benchmarks and the test fixtures. It listens on
-127.0.0.1 on a free port, keeps its storage under the given directory, allows
-deletes, and takes extra config sections (notifications, for example).
+127.0.0.1 on a free port (another one when that was taken meanwhile), keeps its
+storage under the given directory, allows deletes, and takes extra config
+sections (notifications, for example).
 """
 
 from __future__ import annotations
@@ -11,7 +12,6 @@ import json
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import time
 from collections.abc import Mapping
@@ -21,16 +21,12 @@ from typing import Any
 
 import httpx
 
+from ferry.devenv.ports import PortTaken, free_port, on_free_port, port_taken
 from ferry.errors import ToolError
 
+__all__ = ["REGISTRY_BINARY", "RunningRegistry", "free_port", "notification_config", "start_registry"]
+
 REGISTRY_BINARY = "docker-registry"
-
-
-def free_port() -> int:
-    """A TCP port on 127.0.0.1 that was free a moment ago."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 @dataclass
@@ -93,18 +89,28 @@ def start_registry(
     if shutil.which(REGISTRY_BINARY) is None:
         raise ToolError("docker-registry is not installed: run scripts/bootstrap.sh")
     root.mkdir(parents=True, exist_ok=True)
-    port = free_port()
-    config: dict[str, Any] = {
-        "version": 0.1,
-        "log": {"level": "warn", "accesslog": {"disabled": True}},
-        "storage": {"filesystem": {"rootdirectory": str(root / "storage")}, "delete": {"enabled": True}},
-        "http": {"addr": f"127.0.0.1:{port}"},
-    }
+    htpasswd = root / "htpasswd"
     if auth is not None:
-        htpasswd = root / "htpasswd"
         subprocess.run(["htpasswd", "-Bbc", str(htpasswd), auth[0], auth[1]], check=True, capture_output=True)
-        config["auth"] = {"htpasswd": {"realm": "ferry-test", "path": str(htpasswd)}}
-    config.update(extra_config or {})
+
+    def on(port: int) -> RunningRegistry:
+        config: dict[str, Any] = {
+            "version": 0.1,
+            "log": {"level": "warn", "accesslog": {"disabled": True}},
+            "storage": {"filesystem": {"rootdirectory": str(root / "storage")}, "delete": {"enabled": True}},
+            "http": {"addr": f"127.0.0.1:{port}"},
+        }
+        if auth is not None:
+            config["auth"] = {"htpasswd": {"realm": "ferry-test", "path": str(htpasswd)}}
+        config.update(extra_config or {})
+        return _serve(root, port, config, auth, ready_timeout)
+
+    return on_free_port(on)
+
+
+def _serve(
+    root: Path, port: int, config: dict[str, Any], auth: tuple[str, str] | None, ready_timeout: float
+) -> RunningRegistry:
     config_path = root / "config.yml"
     config_path.write_text(json.dumps(config, indent=2))  # JSON is YAML
     log_path = root / "registry.log"
@@ -124,7 +130,10 @@ def start_registry(
     deadline = time.monotonic() + ready_timeout
     while True:
         if process.poll() is not None:
-            raise RuntimeError(f"docker-registry exited early:\n{log_path.read_text()[-2000:]}")
+            output = log_path.read_text(errors="replace")[-2000:]
+            if port_taken(output):
+                raise PortTaken(f"docker-registry: 127.0.0.1:{port} was taken")
+            raise RuntimeError(f"docker-registry exited early:\n{output}")
         try:
             if httpx.get(f"{running.url}/v2/", timeout=1.0).status_code in (200, 401):
                 return running

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import httpx
 
-from ferry.devenv.registry import free_port
+from ferry.devenv.ports import PortTaken, on_free_port, port_taken
 from ferry.errors import ToolError
 
 
@@ -73,11 +73,17 @@ def stop_pid(pid: int, timeout: float = 10.0) -> None:
 def start_prefect_server(home: Path, port: int | None = None, ready_timeout: float = 90.0) -> Service:
     """Start ``prefect server start`` on 127.0.0.1 in its own process group; wait for ``/api/health``.
 
+    Without ``port``, a free one is picked (and another when it was taken meanwhile).
     Telemetry is off (it once locked the SQLite database here) and ``PREFECT_HOME``
     keeps the database inside the demo directory.
     """
-    port = port or free_port()
     home.mkdir(parents=True, exist_ok=True)
+    if port is not None:
+        return _serve_prefect(home, port, ready_timeout)
+    return on_free_port(lambda free: _serve_prefect(home, free, ready_timeout))
+
+
+def _serve_prefect(home: Path, port: int, ready_timeout: float) -> Service:
     env = {
         **os.environ,
         "PREFECT_HOME": str(home),
@@ -85,19 +91,22 @@ def start_prefect_server(home: Path, port: int | None = None, ready_timeout: flo
         "PREFECT_API_URL": f"http://127.0.0.1:{port}/api",
     }
     prefect = Path(sys.executable).with_name("prefect")
-    log = (home / "server.log").open("wb")
-    process = subprocess.Popen(
-        [str(prefect), "server", "start", "--host", "127.0.0.1", "--port", str(port)],
-        env=env,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-        start_new_session=True,
-    )
+    log_path = home / "server.log"
+    with log_path.open("wb") as log:
+        process = subprocess.Popen(
+            [str(prefect), "server", "start", "--host", "127.0.0.1", "--port", str(port)],
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
     url = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + ready_timeout
     while time.monotonic() < deadline:
         if process.poll() is not None:
-            raise ToolError(f"prefect server exited early; see {home / 'server.log'}")
+            if port_taken(log_path.read_text(errors="replace")[-3000:]):
+                raise PortTaken(f"prefect server: 127.0.0.1:{port} was taken")
+            raise ToolError(f"prefect server exited early; see {log_path}")
         try:
             if httpx.get(f"{url}/api/health", timeout=1.0).status_code == 200:
                 return Service("prefect-server", process.pid, url)
@@ -105,4 +114,4 @@ def start_prefect_server(home: Path, port: int | None = None, ready_timeout: flo
             pass
         time.sleep(0.3)
     stop_pid(process.pid)
-    raise ToolError(f"prefect server did not answer within {ready_timeout:.0f}s; see {home / 'server.log'}")
+    raise ToolError(f"prefect server did not answer within {ready_timeout:.0f}s; see {log_path}")

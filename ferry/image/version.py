@@ -161,8 +161,10 @@ class Version:
 # --- constraints -------------------------------------------------------------
 
 # The version part of a comparator: like a version, but each number may be a wildcard.
+# Masterminds writes the class as [0-9|x|X|\*], which also admits "|": a hyphen range is
+# rewritten before the "||" split, so "0 ||1 - 2" reads "||1" as its lower bound and fails.
 _CV = (
-    r"v?([0-9xX*]+)(\.[0-9xX*]+)?(\.[0-9xX*]+)?"
+    r"v?([0-9xX*|]+)(\.[0-9xX*|]+)?(\.[0-9xX*|]+)?"
     r"(-([0-9A-Za-z\-]+(\.[0-9A-Za-z\-]+)*))?"
     r"(\+([0-9A-Za-z\-]+(\.[0-9A-Za-z\-]+)*))?"
 )

@@ -145,7 +145,7 @@ class SyncEngine:
     def render(self, app: Application, revision: str | None = None) -> Rendered:
         """Render ``app`` at ``revision`` (default ``targetRevision``)."""
         with self._repos() as pool:
-            clone = pool.clone(app.source.repo_url)
+            clone = pool.clone_at(app.source.repo_url, revision)
             return render_application(app, clone, revision, self._tools)
 
     def _repos(self) -> _PoolContext:

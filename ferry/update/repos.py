@@ -2,14 +2,21 @@
 
 from __future__ import annotations
 
+import logging
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
 from ferry.config import FerryConfig
 from ferry.credentials import CredentialResolver
-from ferry.errors import NotFoundError
+from ferry.errors import NotFoundError, TransientError
 from ferry.vcs.cache import RepoCache
 from ferry.vcs.clone import WorkingClone
+from ferry.vcs.credentials import GitCredentials
+
+logger = logging.getLogger(__name__)
+
+_COMMIT = re.compile(r"[0-9a-f]{40}")
 
 
 @dataclass(frozen=True, slots=True)
@@ -38,11 +45,36 @@ class RepoPool:
 
     def clone(self, url: str, credentials_ref: str | None = None) -> WorkingClone:
         if url not in self._clones:
-            self._clones[url] = self._cache.open(
-                url,
-                self._resolver.git_credentials(url, credentials_ref, self._config, key="write-back-method"),
-            )
+            self._clones[url] = self._cache.open(url, self._credentials(url, credentials_ref))
         return self._clones[url]
+
+    def _credentials(self, url: str, credentials_ref: str | None) -> GitCredentials | None:
+        return self._resolver.git_credentials(url, credentials_ref, self._config, key="write-back-method")
+
+    def clone_at(self, url: str, revision: str | None) -> WorkingClone:
+        """A clone to read ``revision`` from: fetched when the remote answers.
+
+        When it does not (down, or gone) and ``revision`` is a full commit SHA that the cached
+        clone already holds, that clone serves: a commit cannot change, and a rollback to a
+        history entry's commit is exactly what must work while Git is down.
+        """
+        try:
+            return self.clone(url)
+        except (TransientError, NotFoundError) as exc:
+            if revision is None or not _COMMIT.fullmatch(revision):
+                raise
+            try:
+                cached = self._cache.open(url, self._credentials(url, None), fetch=False)
+            except NotFoundError:
+                raise exc from None
+            try:
+                cached.resolve(revision)
+            except NotFoundError:
+                cached.close()
+                raise exc from None
+            logger.warning("%s; reading commit %s from the cached clone", exc, revision[:12])
+            self._clones[url] = cached
+            return cached
 
     def view(self, url: str, branch: str | None, credentials_ref: str | None = None) -> BranchView:
         """A view of ``branch`` (the remote's default branch when None) as fetched this cycle."""

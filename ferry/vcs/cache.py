@@ -21,7 +21,7 @@ from pathlib import Path
 from git import Repo
 from git.exc import GitCommandError, InvalidGitRepositoryError, NoSuchPathError
 
-from ferry.errors import GitError, TransientError
+from ferry.errors import GitError, NotFoundError, TransientError
 from ferry.vcs.clone import BASE_ENV, WorkingClone
 from ferry.vcs.credentials import GitCredentials, git_environment, reject_secret_in_url, scrub
 from ferry.vcs.failures import translate
@@ -64,10 +64,14 @@ class RepoCache:
         """Where the working clone of ``url`` lives."""
         return self.root / _cache_dir_name(url)
 
-    def open(self, url: str, credentials: GitCredentials | None = None) -> WorkingClone:
+    def open(
+        self, url: str, credentials: GitCredentials | None = None, *, fetch: bool = True
+    ) -> WorkingClone:
         """Lock, then clone or fetch ``url``, and hand back the working clone.
 
-        Use it as a context manager (or call ``close()``) to release the lock.
+        Use it as a context manager (or call ``close()``) to release the lock. With
+        ``fetch=False`` an existing clone is handed back as it is, without asking the
+        remote, and a missing one raises :class:`NotFoundError`.
 
         Raises:
             ConfigError: the URL carries a password.
@@ -78,7 +82,9 @@ class RepoCache:
         path = self.path_for(url)
         lock_fd = self._lock(path.with_name(path.name + ".lock"), url)
         try:
-            clone = self._reuse(path, url, credentials, lock_fd)
+            clone = self._reuse(path, url, credentials, lock_fd, fetch=fetch)
+            if clone is None and not fetch:
+                raise NotFoundError(f"no cached clone of {scrub(url)}")
             if clone is None:
                 clone = self._clone(path, url, credentials, lock_fd)
             return clone
@@ -103,7 +109,7 @@ class RepoCache:
                 time.sleep(0.05)
 
     def _reuse(
-        self, path: Path, url: str, credentials: GitCredentials | None, lock_fd: int
+        self, path: Path, url: str, credentials: GitCredentials | None, lock_fd: int, *, fetch: bool = True
     ) -> WorkingClone | None:
         if not path.exists():
             return None
@@ -120,6 +126,8 @@ class RepoCache:
         for stale in ("index.lock", "HEAD.lock"):
             (path / ".git" / stale).unlink(missing_ok=True)
         clone = WorkingClone(url, path, repo, credentials, self.known_hosts, lock_fd)
+        if not fetch:
+            return clone
         try:
             clone.fetch()
         except GitError as exc:  # auth, not-found and unreachable are other types: those propagate

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 from pydantic import SecretStr
 
@@ -19,18 +21,37 @@ def test_block_fields_have_title_and_description(block: type) -> None:
         assert field.description, f"{block.__name__}.{name} has no description"
 
 
+# Every field that holds a secret, per block. A rename or a new secret field must show up here.
+SECRET_FIELDS = {
+    RegistryCredentialsBlock: {"password"},
+    GitCredentialsBlock: {"password", "ssh_private_key"},
+}
+_SECRET_WORDS = ("password", "token", "secret", "key", "credential")
+
+
+def _is_secretstr(annotation: object) -> bool:
+    return annotation is SecretStr or SecretStr in getattr(annotation, "__args__", ())
+
+
 @pytest.mark.parametrize("block", BLOCKS, ids=lambda b: b.__name__)
 def test_secret_fields_are_secretstr(block: type) -> None:
-    for name in ("password", "ssh_private_key"):
-        if name in block.model_fields:  # type: ignore[attr-defined]
-            annotation = str(block.model_fields[name].annotation)  # type: ignore[attr-defined]
-            assert "SecretStr" in annotation, f"{block.__name__}.{name} must be SecretStr"
+    fields = block.model_fields  # type: ignore[attr-defined]
+    secret = {name for name, field in fields.items() if _is_secretstr(field.annotation)}
+    assert secret == SECRET_FIELDS[block]
+    looks_secret = {name for name in fields if any(word in name for word in _SECRET_WORDS)}
+    assert looks_secret <= secret, f"{block.__name__}: {looks_secret - secret} hold secrets as plain text"
 
 
 def test_secrets_are_masked_until_unwrapped() -> None:
-    block = GitCredentialsBlock(username="bot", password=SecretStr("hunter2"), ssh_private_key=None)
-    assert "hunter2" not in repr(block) and "hunter2" not in block.model_dump_json()
-    assert block.get_credentials() == Credential("bot", "hunter2", None)
-    reg = RegistryCredentialsBlock(api_url="http://127.0.0.1:1", username="u", password=SecretStr("pw"))
-    assert "pw'" not in repr(reg)
-    assert reg.get_credentials() == Credential("u", "pw")
+    password, key = "hunter2-Zq8-not-in-any-output", "-----BEGIN OPENSSH PRIVATE KEY-----\nk3y-Zq8\n"
+    git = GitCredentialsBlock(username="bot", password=SecretStr(password), ssh_private_key=SecretStr(key))
+    registry = RegistryCredentialsBlock(
+        api_url="http://127.0.0.1:1", username="u", password=SecretStr(password)
+    )
+    for block in (git, registry):
+        shown = [repr(block), str(block), block.model_dump_json(), json.dumps(block.model_dump(mode="json"))]
+        for text in shown:
+            assert password not in text and "k3y-Zq8" not in text, text
+        assert "**********" in block.model_dump_json()  # masked, not dropped
+    assert git.get_credentials() == Credential("bot", password, key)
+    assert registry.get_credentials() == Credential("u", password)

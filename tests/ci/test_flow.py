@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import shutil
 from typing import Any
 
 import httpx
@@ -10,7 +9,7 @@ import pytest
 
 from tests.ci.conftest import CiSetup
 
-pytestmark = pytest.mark.skipif(shutil.which("buildah") is None, reason="needs buildah")
+pytestmark = pytest.mark.usefixtures("buildah")
 
 
 def _artifacts(key: str) -> list[Any]:

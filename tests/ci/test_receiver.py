@@ -8,7 +8,6 @@ import secrets
 import subprocess
 import sys
 import threading
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -18,7 +17,9 @@ import pytest
 from ferry.ci.events import ImagePushed
 from ferry.ci.receiver import PushReceiver
 from ferry.devenv.oci import OciPusher
-from ferry.devenv.registry import RunningRegistry, free_port, notification_config, start_registry
+from ferry.devenv.ports import PortTaken, on_free_port, port_taken
+from ferry.devenv.registry import RunningRegistry, notification_config, start_registry
+from tests.fixtures.wait import wait_until
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 
@@ -62,13 +63,16 @@ def test_registry_push_becomes_image_pushed(
         with OciPusher(registry.url) as pusher:
             digest = pusher.push_image("cidemo/echo-server", "v3-5a7147", created=None)
         (event,) = captured.wait_for(1)
-        with OciPusher(registry.url) as pusher:  # a pull sends a notification too, and must not count
-            httpx.get(
-                f"{registry.url}/v2/cidemo/echo-server/manifests/v3-5a7147",
-                headers={"Accept": "application/vnd.oci.image.manifest.v1+json"},
-                timeout=5,
-            )
-        time.sleep(1.5)
+        # A pull sends a notification too, and must not become an event. The registry delivers
+        # one endpoint's notifications in order, so once one more has been received after the
+        # push's, the pull's is in.
+        before_pull = server.received
+        httpx.get(
+            f"{registry.url}/v2/cidemo/echo-server/manifests/v3-5a7147",
+            headers={"Accept": "application/vnd.oci.image.manifest.v1+json"},
+            timeout=5,
+        )
+        wait_until(lambda: server.received > before_pull, 30, "the pull's notification")
     finally:
         registry.stop()
     assert event == ImagePushed(
@@ -86,9 +90,7 @@ def test_registry_with_wrong_token_is_rejected(
     try:
         with OciPusher(registry.url) as pusher:
             pusher.push_image("cidemo/echo-server", "v1", created=None)
-        deadline = time.monotonic() + 10
-        while server.rejected == 0 and time.monotonic() < deadline:
-            time.sleep(0.05)
+        wait_until(lambda: server.rejected > 0, 30, "the registry's notification to be refused")
     finally:
         registry.stop()
     assert server.rejected >= 1
@@ -157,19 +159,27 @@ def test_bad_body_wrong_path_and_failing_emitter(tmp_path: Path) -> None:
 
 def test_ferry_receive_command_checks_token(tmp_path: Path) -> None:
     """The real CLI: binds loopback, prints its URL, refuses a wrong token, stops on SIGTERM."""
-    port = free_port()
     env = {**os.environ, "RECEIVER_TOKEN": "s3cret-token", "PREFECT_API_URL": "http://127.0.0.1:9/api"}
     ferry = str(Path(sys.executable).with_name("ferry"))
-    process = subprocess.Popen(
-        [ferry, "receive", "--listen", f"127.0.0.1:{port}", "--token-env", "RECEIVER_TOKEN"],
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        cwd=PROJECT_ROOT,
-    )
-    try:
+
+    def start(port: int) -> tuple[int, subprocess.Popen[bytes], str]:
+        process = subprocess.Popen(
+            [ferry, "receive", "--listen", f"127.0.0.1:{port}", "--token-env", "RECEIVER_TOKEN"],
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            cwd=PROJECT_ROOT,
+        )
         assert process.stdout is not None
         url = process.stdout.readline().decode().strip()
+        if not url:
+            _, stderr = process.communicate(timeout=30)
+            if port_taken(stderr.decode(errors="replace")):
+                raise PortTaken(f"ferry receive: 127.0.0.1:{port} was taken")
+        return port, process, url
+
+    port, process, url = on_free_port(start)
+    try:
         assert url == f"http://127.0.0.1:{port}/notifications"
         body = json.dumps({"events": []}).encode()
         assert httpx.post(url, content=body, timeout=5).status_code == 401

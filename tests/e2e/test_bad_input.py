@@ -15,17 +15,19 @@ from tests.fixtures.registry import RunningRegistry
 pytestmark = pytest.mark.registry
 P = "argocd-image-updater.argoproj.io/"
 
+# name: (annotations, the bad value, the key the error must name)
 BROKEN = {
-    "bad-strategy": ({P + "echoserver.update-strategy": "newest"}, "newest"),
-    "bad-regexp": ({P + "echoserver.allow-tags": "regexp:^v[1-"}, "^v[1-"),
+    "bad-strategy": ({P + "echoserver.update-strategy": "newest"}, "newest", "echoserver.update-strategy"),
+    "bad-regexp": ({P + "echoserver.allow-tags": "regexp:^v[1-"}, "^v[1-", "echoserver.allow-tags"),
     "bad-constraint": (
         {
             P + "image-list": "echoserver={host}/cidemo/echo-server:>=1.2 <<2",
             P + "echoserver.update-strategy": "semver",
         },
         ">=1.2 <<2",
+        "image-list",
     ),
-    "bad-image": ({P + "image-list": "echoserver={host}/cidemo/Echo_Server"}, "Echo_Server"),
+    "bad-image": ({P + "image-list": "echoserver={host}/cidemo/Echo_Server"}, "Echo_Server", "image-list"),
     # Neither a value in the repo nor a rendered container names this image's tag.
     "missing-helm-path": (
         {
@@ -33,6 +35,7 @@ BROKEN = {
             P + "echoserver.helm.image-tag": "image.nope.tag",
         },
         "image.nope.tag",
+        "helm.image-tag",
     ),
 }
 
@@ -41,7 +44,7 @@ def test_each_bad_application_fails_alone(tmp_path: Path, registry: RunningRegis
     seed = build_seed(tmp_path, registry)
     seed.remove_tag("v3-5a7147")
     docs = []
-    for name, (overrides, _) in BROKEN.items():
+    for name, (overrides, _, _) in BROKEN.items():
         doc = application("dev", seed.layout.repo_url, registry.host, "https://127.0.0.1/dev")
         doc["metadata"] = {
             "name": name,
@@ -62,10 +65,14 @@ def test_each_bad_application_fails_alone(tmp_path: Path, registry: RunningRegis
 
     assert result.returncode == 1, "any failed application makes the exit code non-zero"
     outcomes = {a["app"]: a for a in json.loads(result.stdout)["applications"]}
-    for name, (_, fragment) in BROKEN.items():
+    for name, (_, fragment, key) in BROKEN.items():
         assert outcomes[name]["status"] == "error"
-        assert fragment in outcomes[name]["error"], outcomes[name]["error"]
-        assert name in outcomes[name]["error"] or "application" in outcomes[name]["error"]
+        error = outcomes[name]["error"]
+        # One line enough to find the mistake: the file, the Application, the key, the bad value.
+        assert "broken.yaml" in error, error
+        assert f"application '{name}'" in error, error
+        assert f"{key}'" in error, error
+        assert fragment in error, error
     escaped = [o for o in outcomes.values() if "../../escape" in (o["error"] or "")]
     assert escaped and escaped[0]["status"] == "error"
     for env in ("dev", "staging", "production"):

@@ -1,4 +1,5 @@
-"""Two updaters racing on one deploy repo: both land, nothing lost, nothing duplicated."""
+"""Updaters racing on one deploy repo: a push is really rejected, and still every change lands
+once, nothing lost, nothing duplicated."""
 
 from __future__ import annotations
 
@@ -12,12 +13,31 @@ from tests.fixtures.registry import RunningRegistry
 
 pytestmark = pytest.mark.registry
 
+# A pre-receive hook that holds the first push until a second one arrives. Both were computed
+# from the same remote head (the first has not landed yet), so git can update the branch for
+# only one of them: the other is rejected, every time, not only when the scheduler allows.
+HOLD_FIRST_PUSH = """#!/bin/sh
+gate="$(dirname "$0")/../race"
+mkdir -p "$gate"
+echo "$$" >> "$gate/arrivals"
+if mkdir "$gate/first" 2>/dev/null; then
+  i=0
+  while [ ! -d "$gate/second" ] && [ $i -lt 1200 ]; do sleep 0.1; i=$((i+1)); done
+  exit 0
+fi
+mkdir "$gate/second" 2>/dev/null
+exit 0
+"""
+
 
 def test_racing_updaters_both_land(tmp_path: Path, registry: RunningRegistry) -> None:
     seed = build_seed(tmp_path, registry)
     seed.remove_tag("v3-5a7147")
     seed.push("v3-5a7147", NEW_BUILD)
     before = seed.head()
+    hook = seed.bare / "hooks" / "pre-receive"
+    hook.write_text(HOLD_FIRST_PUSH)
+    hook.chmod(0o755)
 
     # Separate caches, so each process has its own clone and the race is on the remote,
     # as between two workers.
@@ -25,10 +45,18 @@ def test_racing_updaters_both_land(tmp_path: Path, registry: RunningRegistry) ->
     runs = []
     for index, args in enumerate((["--app", "app-helm-dev"], ["--app", "app-helm-staging"], [])):
         env = dict(seed.env, FERRY_CACHE_DIR=str(tmp_path / f"cache-{index}"))
-        cmd = [*FERRY, "update", *args, "--config", str(seed.layout.config)]
-        runs.append(subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True))
-    results = [(p.wait(timeout=300), p.stderr.read() if p.stderr else "") for p in runs]
+        cmd = [*FERRY, "update", *args, "-v", "--config", str(seed.layout.config)]
+        log = tmp_path / f"updater-{index}.log"  # a file, not a pipe: -v output would fill a pipe
+        with log.open("wb") as sink:
+            runs.append((subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=sink), log))
+    results = [(process.wait(timeout=300), log.read_text()) for process, log in runs]
     assert [code for code, _ in results] == [0, 0, 0], results
+    logs = "\n".join(log for _, log in results)
+    # The race happened: a push was refused by the remote, and that updater fetched and retried.
+    assert "rejected (attempt 1/" in logs, logs[-3000:]
+    assert "(attempt 2)" in logs, logs[-3000:]
+    arrivals = (seed.bare / "race" / "arrivals").read_text().split()
+    assert len(arrivals) > len(runs), "a rejected push is pushed again"
 
     commits = seed.git("rev-list", f"{before}..main").split()
     touched = [seed.git("show", "--name-only", "--format=", sha).strip() for sha in commits]

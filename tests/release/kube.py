@@ -33,6 +33,22 @@ def set_status(
     merge_patch(cluster, api_version, kind, name, namespace, {"status": status}, subresource="status")
 
 
+def kruise_pauses_at_step_1(cluster: KubeCluster, name: str, namespace: str, timeout: float = 60) -> None:
+    """Play the Kruise controller once the sync created Rollout ``name``: it pauses at step 1."""
+    from ferry.release.canary import KRUISE_API
+    from tests.fixtures.wait import wait_until
+
+    wait_until(lambda: cluster.get(KRUISE_API, "Rollout", name, namespace), timeout, f"Rollout {name}")
+    set_status(
+        cluster,
+        KRUISE_API,
+        "Rollout",
+        name,
+        namespace,
+        {"phase": "Progressing", "canaryStatus": {"currentStepIndex": 1, "currentStepState": "StepPaused"}},
+    )
+
+
 def deployment(name: str, image: str, replicas: int) -> dict[str, Any]:
     return {
         "apiVersion": "apps/v1",

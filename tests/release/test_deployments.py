@@ -17,7 +17,7 @@ import yaml
 from prefect.client.orchestration import get_client
 from prefect.settings import PREFECT_API_URL, temporary_settings
 
-from ferry.devenv.registry import RunningRegistry, free_port
+from ferry.devenv.registry import RunningRegistry
 from ferry.devenv.services import Service, start_prefect_server, stop_pid
 from ferry.release.holds import auto_sync_unless_held
 from ferry.sandbox.cluster import Sandbox
@@ -41,7 +41,9 @@ DEPLOYMENTS = {
 def prefect_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Service, dict[str, str]]]:
     """A real Prefect server on a free loopback port, with the `ferry` process pool; stopped by PID."""
     home = tmp_path_factory.mktemp("prefect-home")
-    server = start_prefect_server(home, free_port())
+    # A free port (another one if it was taken meanwhile); a fresh database under load has
+    # taken over 90 s to migrate here, so the start-up deadline is generous.
+    server = start_prefect_server(home, ready_timeout=300)
     env = {
         **os.environ,
         "PREFECT_HOME": str(home),

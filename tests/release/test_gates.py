@@ -21,7 +21,7 @@ from prefect.client.schemas.filters import (
     LogFilterFlowRunId,
 )
 from prefect.client.schemas.objects import StateType
-from prefect.exceptions import NotPausedError
+from prefect.exceptions import NotPausedError, PrefectHTTPStatusError
 
 from ferry.devenv.registry import RunningRegistry
 from ferry.sandbox.cluster import Sandbox
@@ -167,11 +167,38 @@ def test_resuming_a_gate_twice_deploys_once(
     run = paused_run(world.app("dev"), "dev-verified")
     answer(run, True)
     paused_run(world.app("dev"), "sync-staging")
-    answer(run, True, "bob")
+
+    # Four approvers press Resume at the same moment.
+    approvers = [f"approver-{i}" for i in range(4)]
+    start = threading.Barrier(len(approvers))
+    outcomes: dict[str, BaseException | None] = {}
+
+    def resume(approver: str) -> None:
+        start.wait(timeout=30)
+        try:
+            answer(run, True, approver)
+            outcomes[approver] = None
+        except Exception as exc:
+            outcomes[approver] = exc
+
+    threads = [threading.Thread(target=resume, args=(a,)) for a in approvers]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    accepted = sorted(a for a, error in outcomes.items() if error is None)
+    refused = {a: error for a, error in outcomes.items() if error is not None}
+    assert len(outcomes) == len(approvers) and accepted, outcomes
+    # A resume that lost the race is told so; it never deploys a second time.
+    for error in refused.values():
+        assert isinstance(error, NotPausedError | RuntimeError | PrefectHTTPStatusError), repr(error)
     with pytest.raises(NotPausedError):
-        answer(run, True, "mallory")  # a run that is no longer paused cannot be resumed again
+        answer(run, True, "mallory")  # and once it runs again, nobody can resume it
+
     state = running.result()
     assert state.is_completed(), state.message
     history = _staging_history(world)
     assert len(history) == 2, "one sync for one approval"
     assert world.image_of("staging").endswith(":v3-5a7147")
+    record = _artifact("gate-sync-staging", state.state_details.flow_run_id)
+    assert [a for a in approvers if a in record] in ([a] for a in accepted), record

@@ -17,7 +17,7 @@ from ferry.sandbox.cluster import Sandbox
 from flows.release import promote, release
 from flows.sync import auto_sync
 from tests.fixtures.git import BareRepo
-from tests.release.kube import set_status
+from tests.release.kube import kruise_pauses_at_step_1, set_status
 from tests.release.world import (
     NEW_BUILD,
     Background,
@@ -147,22 +147,7 @@ def test_promote_flow_drives_a_kruise_rollout_with_a_gate_per_step(
 
     with world.engine() as engine:
         _, cluster, ns = engine.destination(engine.application(app))
-        deadline = time.monotonic() + 60
-        while cluster.get(KRUISE_API, "Rollout", "echo-server", ns) is None:
-            assert time.monotonic() < deadline, "the sync never created the Rollout"
-            time.sleep(0.5)
-        # The test is the Kruise controller: the rollout pauses at step 1.
-        set_status(
-            cluster,
-            KRUISE_API,
-            "Rollout",
-            "echo-server",
-            ns,
-            {
-                "phase": "Progressing",
-                "canaryStatus": {"currentStepIndex": 1, "currentStepState": "StepPaused"},
-            },
-        )
+        kruise_pauses_at_step_1(cluster, "echo-server", ns)  # the test is the Kruise controller
         paused_run(app, "canary-staging-1")
         answer(run, True, "bob")
         deadline = time.monotonic() + 60

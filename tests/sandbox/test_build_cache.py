@@ -1,10 +1,10 @@
-"""``ferry sandbox build`` reuses cached binaries: a warm run builds nothing and is quick."""
+"""``ferry sandbox build`` reuses cached binaries: a warm run builds nothing (its time is in
+bench/RESULTS.md, from bench/warm_paths.py)."""
 
 from __future__ import annotations
 
 import subprocess
 import sys
-import time
 
 import pytest
 
@@ -14,9 +14,7 @@ from ferry.sandbox.versions import ETCD_VERSION, HELM_VERSION, KUBERNETES_VERSIO
 
 def test_warm_build_reuses_every_binary() -> None:
     require_binaries([tool.name for tool in TOOLS])  # missing ones fail here, loudly
-    started = time.monotonic()
     outcomes = ensure_binaries()
-    assert time.monotonic() - started < 5
     assert [outcome.name for outcome in outcomes] == [tool.name for tool in TOOLS]
     assert not any(outcome.built for outcome in outcomes)
     assert all(outcome.path.name == f"{outcome.name}-{outcome.version}" for outcome in outcomes)

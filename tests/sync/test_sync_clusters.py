@@ -300,7 +300,7 @@ def test_plain_directory_app_recurse_include_exclude(
 
 
 def test_kruise_rollout_status_patch_and_health_on_the_real_crd(
-    tmp_path: Path, sandbox: Sandbox, bare_repo: BareRepoFactory, suffix: str
+    tmp_path: Path, sandbox: Sandbox, bare_repo: BareRepoFactory, suffix: str, kube_client: Any
 ) -> None:
     rollout = (
         "apiVersion: rollouts.kruise.io/v1beta1\nkind: Rollout\nmetadata:\n  name: web\nspec:\n"
@@ -325,7 +325,7 @@ def test_kruise_rollout_status_patch_and_health_on_the_real_crd(
             "phase": "Progressing",
             "canaryStatus": {"currentStepIndex": 1, "currentStepState": "StepPaused"},
         }
-        patched = cluster.patch(
+        cluster.patch(
             "rollouts.kruise.io/v1beta1",
             "Rollout",
             "web",
@@ -333,6 +333,34 @@ def test_kruise_rollout_status_patch_and_health_on_the_real_crd(
             {"status": status},
             subresource="status",
         )
-        assert patched["status"]["canaryStatus"]["currentStepState"] == "StepPaused"
+        # Read back through another client: the status subresource stored it, and a status write
+        # is not a spec change (same generation).
+        stored = _kruise_rollout(kube_client, namespace)
+        assert stored["status"]["canaryStatus"] == status["canaryStatus"]
+        assert stored["metadata"]["generation"] == live["metadata"]["generation"]
         assert engine.status(name).health.status is HealthStatus.SUSPENDED
         assert engine.diff(name).status is SyncStatus.SYNCED, "status changes are not drift"
+
+        # The same patch on the main resource is ignored (the CRD has a status subresource), so
+        # the write above went where the Kruise controller writes.
+        cluster.patch(
+            "rollouts.kruise.io/v1beta1", "Rollout", "web", namespace, {"status": {"phase": "Healthy"}}
+        )
+        assert _kruise_rollout(kube_client, namespace)["status"]["phase"] == "Progressing"
+        cluster.patch(
+            "rollouts.kruise.io/v1beta1",
+            "Rollout",
+            "web",
+            namespace,
+            {"status": {"phase": "Healthy", "canaryStatus": {"currentStepState": "Completed"}}},
+            subresource="status",
+        )
+        assert engine.status(name).health.status is HealthStatus.HEALTHY
+
+
+def _kruise_rollout(kube_client: Any, namespace: str) -> dict[str, Any]:
+    from kubernetes import client as k8s
+
+    api = k8s.CustomObjectsApi(kube_client("dev"))
+    found = api.get_namespaced_custom_object("rollouts.kruise.io", "v1beta1", namespace, "rollouts", "web")
+    return dict(found)

@@ -8,7 +8,6 @@ import subprocess
 import sys
 import time
 import uuid
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +20,7 @@ from ferry.sandbox.cluster import Sandbox
 from ferry.update.cycle import AppOutcome, UpdateStatus
 from ferry.update.message import ImageChange
 from flows.image_update import emit_image_updated
+from tests.fixtures.wait import wait_until
 from tests.sync.test_sync_clusters import deployment_image
 from tests.sync.world import override_file, seed_world
 
@@ -35,16 +35,6 @@ def prefect_yaml_trigger(deployment: str) -> dict[str, Any]:
     trigger = dict(found["triggers"][0])
     assert trigger.pop("type") == "event"
     return trigger
-
-
-def _wait(check: Callable[[], Any], timeout: float, what: str) -> Any:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        found = check()
-        if found:
-            return found
-        time.sleep(0.5)
-    raise AssertionError(f"timed out waiting for {what}")
 
 
 def test_image_updated_event_triggers_sync_dev(
@@ -74,27 +64,40 @@ def test_image_updated_event_triggers_sync_dev(
         def served() -> str | None:
             ids = [
                 d["id"]
-                for d in httpx.post(f"{api}/deployments/filter", json={}, timeout=5).json()
+                for d in httpx.post(f"{api}/deployments/filter", json={}, timeout=30).json()
                 if d["name"] == "sync-dev"
             ]
-            automations = httpx.post(f"{api}/automations/filter", json={}, timeout=5).json()
+            automations = httpx.post(f"{api}/automations/filter", json={}, timeout=30).json()
             return ids[0] if ids and any(ids[0] in str(a.get("actions")) for a in automations) else None
 
-        deployment_id = _wait(served, 120, "sync-dev to be served with its trigger")
-        time.sleep(2)  # the triggers service loads a new automation shortly after it is stored
+        deployment_id = wait_until(served, 120, "sync-dev to be served with its trigger", interval=0.5)
         change = ImageChange("echoserver", "127.0.0.1:5000/cidemo/echo-server", "v1.0", "v3-5a7147")
-        emit_image_updated(
-            AppOutcome(dev, UpdateStatus.UPDATED, (change,), world.repo.url, "main", None, commit)
-        )
-        EventsWorker.drain_all()
+        body = {"deployments": {"id": {"any_": [deployment_id]}}}
+
+        def runs() -> list[dict[str, Any]]:
+            return list(httpx.post(f"{api}/flow_runs/filter", json=body, timeout=30).json())
+
+        # The triggers service loads a new automation shortly after it is stored, and no API
+        # says when: announce the write-back until an announcement starts a run. (A second
+        # run of an already synced revision changes nothing.)
+        deadline = time.monotonic() + 120
+        while True:
+            emit_image_updated(
+                AppOutcome(dev, UpdateStatus.UPDATED, (change,), world.repo.url, "main", None, commit)
+            )
+            EventsWorker.drain_all()
+            try:
+                wait_until(runs, 5, "a sync-dev run", interval=0.2)
+                break
+            except AssertionError:
+                if time.monotonic() > deadline:
+                    raise
 
         def finished_run() -> dict[str, Any] | None:
-            body = {"deployments": {"id": {"any_": [deployment_id]}}}
-            runs = httpx.post(f"{api}/flow_runs/filter", json=body, timeout=5).json()
-            done = [r for r in runs if r["state_type"] in ("COMPLETED", "FAILED", "CRASHED")]
+            done = [r for r in runs() if r["state_type"] in ("COMPLETED", "FAILED", "CRASHED")]
             return done[0] if done else None
 
-        run = _wait(finished_run, 240, "the triggered sync-dev run to finish")
+        run = wait_until(finished_run, 240, "the triggered sync-dev run to finish", interval=0.5)
     finally:
         server.terminate()
         try:

@@ -1,4 +1,5 @@
-// Oracle for ferry/writeback/goyaml.py: encodes test inputs with the same Go types and the
+// Oracle for ferry/writeback/goyaml.py (go.yaml.in/yaml/v3 through sigs.k8s.io/yaml/goyaml.v3, as
+// Image Updater imports it): encodes test inputs with the same Go types and the
 // same encoder settings as Argo CD Image Updater's marshalWithIndent.
 // Input: one JSON object per line {"kind": "helm"|"kustomize"|"k"|"seq", "data": ...}.
 // Output: one JSON string per line (the YAML), or {"error": "..."}.
