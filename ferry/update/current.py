@@ -18,8 +18,7 @@ from dataclasses import dataclass
 from enum import Enum
 from typing import Any, Protocol
 
-import yaml
-
+from ferry import safeyaml
 from ferry.argocd.annotations import ImageSettings, TargetKind, UpdaterSettings
 from ferry.argocd.application import Application
 from ferry.errors import ConfigError, UnsafePathError
@@ -130,7 +129,7 @@ def helm_value(app: Application, view: RepoView, path: str, target_file: str | N
         if helm.values_object is not None:
             inline.append(helm.values_object)
         if helm.values:
-            inline.append(yaml.safe_load(helm.values))
+            inline.append(safeyaml.load(helm.values, source=f"{app.name}: spec.source.helm.values"))
         for values in inline:
             found = _lookup(values, path)
             if found is not None:
