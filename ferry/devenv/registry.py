@@ -86,7 +86,7 @@ def start_registry(
 
     Args:
         root: A fresh directory for storage, config, htpasswd and log.
-        auth: Turn on htpasswd auth for this ``(user, password)`` (bcrypt, via ``htpasswd -Bbc``).
+        auth: Turn on htpasswd auth for this ``(user, password)`` (bcrypt, via ``htpasswd -iBc``, password on stdin).
         extra_config: Top-level config sections to add (e.g. ``notifications``).
         ready_timeout: Seconds to wait for ``GET /v2/`` to answer.
     """
@@ -102,7 +102,13 @@ def start_registry(
     }
     if auth is not None:
         htpasswd = root / "htpasswd"
-        subprocess.run(["htpasswd", "-Bbc", str(htpasswd), auth[0], auth[1]], check=True, capture_output=True)
+        # -i: the password comes on stdin; argv is visible to every user of the machine.
+        subprocess.run(
+            ["htpasswd", "-iBc", str(htpasswd), auth[0]],
+            input=auth[1].encode(),
+            check=True,
+            capture_output=True,
+        )
         config["auth"] = {"htpasswd": {"realm": "ferry-test", "path": str(htpasswd)}}
     config.update(extra_config or {})
     config_path = root / "config.yml"
