@@ -86,7 +86,8 @@ def start_registry(
 
     Args:
         root: A fresh directory for storage, config, htpasswd and log.
-        auth: Turn on htpasswd auth for this ``(user, password)`` (bcrypt, via ``htpasswd -iBc``, password on stdin).
+        auth: Turn on htpasswd auth for this ``(user, password)`` (bcrypt; ``htpasswd -iBc`` reads
+            the password from stdin).
         extra_config: Top-level config sections to add (e.g. ``notifications``).
         ready_timeout: Seconds to wait for ``GET /v2/`` to answer.
     """
