@@ -14,7 +14,6 @@ import os
 import signal
 import subprocess
 import sys
-import time
 from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
@@ -27,20 +26,11 @@ import yaml
 from ferry.devenv.seed import application, create_deploy_repo
 from tests.e2e.seedenv import NEW_BUILD, build_seed
 from tests.fixtures.registry import RunningRegistry
+from tests.waiting import wait_for
 
 pytestmark = pytest.mark.registry
 ROOT = Path(__file__).resolve().parents[2]
 SEED_APPS = ("app-helm-dev", "app-helm-staging", "app-helm-production")
-
-
-def _wait(check: Callable[[], Any], timeout: float, what: str) -> Any:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        found = check()
-        if found:
-            return found
-        time.sleep(0.25)
-    raise AssertionError(f"timed out waiting for {what}")
 
 
 def _updated_events(api: str, since: datetime) -> list[dict[str, Any]]:
@@ -68,7 +58,7 @@ def _events_until(
         found[:] = _updated_events(api, since)
         return done(found)
 
-    _wait(check, 30, what)
+    wait_for(check, 30, what)
     return found
 
 
@@ -105,7 +95,7 @@ def test_events_of_a_pushed_repo_survive_a_killed_run(
 
     run = _run_flow(seed.layout.config, env)
     try:
-        _wait(lambda: marker.exists() or run.poll() is not None, 180, "the second push to reach its hook")
+        wait_for(lambda: marker.exists() or run.poll() is not None, 180, "the second push to reach its hook")
         assert run.poll() is None, run.stderr.read().decode()[-3000:] if run.stderr else ""
     finally:
         os.killpg(run.pid, signal.SIGKILL)  # the worker dies mid-run: git push and hook included

@@ -224,6 +224,11 @@ class BearerGateway(LoopbackProxy):
         error = {"errors": [{"code": "UNAUTHORIZED", "message": "authentication required"}]}
         return Reply(401, {"www-authenticate": challenge}, json.dumps(error).encode())
 
+    def revoke_all(self) -> None:
+        """Forget every token issued so far, as a token service does when they expire early."""
+        with self._lock:
+            self.issued.clear()
+
     def _token(self, query: str, headers: dict[str, str]) -> Reply:
         params = {k: v[0] for k, v in parse_qs(query).items()}
         with self._lock:
@@ -289,9 +294,19 @@ class StreamingServer(LoopbackServer):
     counting the bytes it managed to send before the client hung up."""
 
     def __init__(
-        self, prefix: bytes, filler: bytes, repeat: int, suffix: bytes, *, declare_length: bool = True
+        self,
+        prefix: bytes,
+        filler: bytes,
+        repeat: int,
+        suffix: bytes,
+        *,
+        declare_length: bool = True,
+        stall: bool = False,
     ) -> None:
+        """With ``stall``, the server sends ``prefix`` and then nothing until it is stopped."""
         self.sent = 0
+        self.requests = 0
+        self._released = threading.Event()
         self.total = len(prefix) + len(filler) * repeat + len(suffix)
         self.finished = threading.Event()
         server = self
@@ -311,8 +326,13 @@ class StreamingServer(LoopbackServer):
                     self.send_header("Connection", "close")
                     self.close_connection = True
                 self.end_headers()
+                server.requests += 1
                 try:
                     self._write(prefix)
+                    self.wfile.flush()
+                    if stall:
+                        server._released.wait()
+                        return
                     for _ in range(repeat):
                         self._write(filler)
                     self._write(suffix)
@@ -326,3 +346,7 @@ class StreamingServer(LoopbackServer):
                 server.sent += len(data)
 
         super().__init__(Handler)
+
+    def __exit__(self, *exc: object) -> None:
+        self._released.set()
+        super().__exit__(*exc)

@@ -7,7 +7,6 @@ http-backend`` turns silent on request.
 
 from __future__ import annotations
 
-import time
 from pathlib import Path
 
 import pytest
@@ -17,17 +16,9 @@ from ferry.vcs import GitCredentials, RepoCache, write_back
 from tests.fixtures.git import BareRepoFactory, GitHttpServer
 from tests.fixtures.tcp import FaultyTcpProxy
 from tests.vcs.helpers import AUTHOR, planned
+from tests.waiting import wait_for
 
 TIMEOUT = 3.0
-
-
-def _wait_until(condition: object, seconds: float = 30) -> bool:
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        if condition():  # type: ignore[operator]
-            return True
-        time.sleep(0.05)
-    return False
 
 
 def _proxied(server: GitHttpServer, proxy: FaultyTcpProxy, url: str) -> str:
@@ -46,7 +37,7 @@ def test_a_silent_server_times_out_the_clone_and_frees_the_lock(
             cache.open(url, creds)
         assert git_http_server.password not in str(caught.value)
         # Every git process of the clone is gone (the http helper too): nothing holds the socket.
-        assert _wait_until(lambda: proxy.open_connections == 0), "a git process still talks to the server"
+        wait_for(lambda: proxy.open_connections == 0, 30, "every git process to let go of the server")
         # The lock was released: a second attempt times out on the network again, not on the lock.
         with pytest.raises(GitUnavailable, match="timed out"):
             cache.open(url, creds)
@@ -75,7 +66,7 @@ def test_a_server_that_goes_silent_times_out_fetch_and_push(
                     author=AUTHOR,
                     max_attempts=1,
                 )
-            assert _wait_until(lambda: proxy.open_connections == 0)
+            wait_for(lambda: proxy.open_connections == 0, 30, "every git process to let go of the server")
         # The cache is usable again as soon as the server answers.
         proxy.mode = "forward"
         with cache.open(url, creds) as clone:
