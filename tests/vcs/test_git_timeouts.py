@@ -99,3 +99,20 @@ def test_push_alone_times_out(
     assert not verdict.accepted and verdict.retryable
     assert "timed out" in verdict.reason
     assert remote.read("values.yaml") == b"tag: v1\n"
+
+
+def test_ls_remote_of_a_silent_server_times_out_and_leaves_no_helper_behind(tmp_path: Path) -> None:
+    from ferry.ci.detect import ls_remote
+    from ferry.ci.rules import RefType
+
+    with FaultyTcpProxy(("127.0.0.1", 9), mode="silent") as proxy:
+        with pytest.raises(GitUnavailable, match="timed out"):
+            ls_remote(
+                f"http://127.0.0.1:{proxy.port}/source.git",
+                RefType.tag,
+                None,
+                known_hosts=tmp_path / "known_hosts",
+                timeout=TIMEOUT,
+            )
+        # On a timeout only git itself used to be killed; git-remote-http kept the socket open.
+        wait_for(lambda: proxy.open_connections == 0, 30, "the http helper to let go of the server")
