@@ -151,7 +151,10 @@ def next_link(values: list[str], base: httpx.URL) -> str | None:
             for param in params.split(";"):
                 name, _, raw = param.strip().partition("=")
                 if name.strip().lower() == "rel" and "next" in raw.strip().strip('"').lower().split():
-                    return str(base.join(match.group(1).strip()))
+                    try:
+                        return str(base.join(match.group(1).strip()))
+                    except httpx.InvalidURL as exc:
+                        raise RegistryError(f"registry sent a malformed Link header: {exc}") from None
     return None
 
 
@@ -168,7 +171,10 @@ def may_send_credentials(registry_url: str, realm: str, *, insecure: bool) -> bo
     >>> may_send_credentials("https://reg.example", "http://auth.example/token", insecure=True)
     False
     """
-    target, base = httpx.URL(realm), httpx.URL(registry_url)
+    try:
+        target, base = httpx.URL(realm), httpx.URL(registry_url)
+    except httpx.InvalidURL:
+        return False
     if target.scheme == "https":
         return True
     if target.scheme != "http" or target.host != base.host:
@@ -184,7 +190,10 @@ def same_origin(url: httpx.URL | str, base: httpx.URL | str) -> bool:
     >>> [same_origin(u, "http://r:5000") for u in ("https://r:5000/x", "http://r:5001/x", "http://q:5000/x")]
     [False, False, False]
     """
-    a, b = httpx.URL(str(url)), httpx.URL(str(base))
+    try:
+        a, b = httpx.URL(str(url)), httpx.URL(str(base))
+    except httpx.InvalidURL:
+        return False
     return (a.scheme, a.host, a.port) == (b.scheme, b.host, b.port)
 
 
