@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from ferry import safeyaml
 from ferry.ci.rules import BuildRule
@@ -81,6 +81,11 @@ class CommitConfig(_Model):
     author_name: str = "Ferry Image Updater"
     author_email: str = "ferry@localhost"
     message: str | None = None  # None: Image Updater's default template
+    skip_without_effect: bool = Field(
+        default=False,
+        description="Leave out image changes whose write-back changes nothing the app renders "
+        "(Image Updater commits them; so does Ferry by default, with a warning)",
+    )
 
 
 class ClusterConfig(_Model):
@@ -95,6 +100,15 @@ class ClusterConfig(_Model):
         default=True, description="Server-side apply takes over fields other managers own, as Argo CD does"
     )
     request_timeout: float = Field(default=30.0, gt=0, description="Seconds per Kubernetes API request")
+
+
+def _as_configmap_value(value: Any) -> str:
+    """A ConfigMap holds strings: YAML booleans and mappings are written back as argocd-cm would hold them."""
+    if isinstance(value, str):
+        return value
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return yaml.safe_dump(value, sort_keys=False)
 
 
 class FerryConfig(_Model):
@@ -113,7 +127,32 @@ class FerryConfig(_Model):
     )
     cache_dir: str | None = None
     push_attempts: int = Field(default=5, ge=1, le=50)
+    argocd_cm: str | None = Field(
+        default=None,
+        description="An argocd-cm ConfigMap file whose resource.customizations.* keys Ferry honours",
+    )
+    resource_customizations: dict[str, str] = Field(
+        default_factory=dict,
+        description="argocd-cm's resource.customizations.* keys, written at the top level of ferry.yaml",
+    )
     base_dir: str = ""  # set by load_config: the directory of the file
+
+    @model_validator(mode="before")
+    @classmethod
+    def _argocd_cm_keys(cls, data: Any) -> Any:
+        # argocd-cm keys are dotted (resource.customizations.health.<group>_<kind>); teams paste them
+        # into ferry.yaml as they are, so they are gathered here rather than declared one by one.
+        if not isinstance(data, dict):
+            return data
+        keys = [
+            k for k in data if isinstance(k, str) and k.split(".", 2)[:2] == ["resource", "customizations"]
+        ]
+        if not keys:
+            return data
+        gathered = {**(data.get("resource_customizations") or {})}
+        gathered.update({k: _as_configmap_value(data[k]) for k in keys})
+        rest = {k: v for k, v in data.items() if k not in keys}
+        return {**rest, "resource_customizations": gathered}
 
     @field_validator("builds")
     @classmethod
@@ -123,6 +162,11 @@ class FerryConfig(_Model):
         if duplicates:
             raise ValueError(f"build rule names must be unique: {', '.join(duplicates)}")
         return value
+
+    @property
+    def argocd_cm_path(self) -> Path | None:
+        """The ``argocd_cm`` file, relative to ``ferry.yaml``."""
+        return (Path(self.base_dir) / self.argocd_cm).resolve() if self.argocd_cm else None
 
     @property
     def applications_dir(self) -> Path:

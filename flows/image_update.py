@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from prefect import flow
+from prefect import flow, get_run_logger
 from prefect.artifacts import create_table_artifact
 from prefect.events import emit_event
 from prefect.events.worker import EventsWorker
@@ -39,7 +39,13 @@ def emit_image_updated(outcome: AppOutcome) -> None:
             "commit": outcome.commit,
             "target": outcome.target,
             "images": [
-                {"alias": c.alias, "image": c.image, "old_tag": c.old_tag, "new_tag": c.new_tag}
+                {
+                    "alias": c.alias,
+                    "image": c.image,
+                    "old_tag": c.old_tag,
+                    "new_tag": c.new_tag,
+                    "renders_unchanged": c.renders_unchanged,
+                }
                 for c in outcome.changes
             ],
         },
@@ -75,6 +81,7 @@ def changes_table(report: CycleReport) -> list[dict[str, Any]]:
                     "new": c.new_tag if c else "",
                     "commit": o.commit or "",
                     "error": o.error or "",
+                    "warning": "changes nothing that renders" if c and c.renders_unchanged else "",
                 }
             )
     return rows
@@ -110,6 +117,9 @@ def image_update(
         table=changes_table(report),
         description=f"Image updates: {report.images_updated} image(s), {report.errors} error(s)",
     )
+    for outcome in report.outcomes:
+        for warning in outcome.warnings:
+            get_run_logger().warning("%s: %s", outcome.app, warning)
     result = [o.as_dict() for o in report.outcomes]
     if report.errors:
         failed = ", ".join(o.app for o in report.outcomes if o.status is UpdateStatus.ERROR)

@@ -35,7 +35,8 @@ DEFAULT_COMMIT_MESSAGE = (
     "{{ end -}}\n"
 )
 
-_ALIAS = re.compile(r"^[A-Za-z]+$")
+# Image Updater accepts digits and dashes too (`dummy2`, `frontend-partners` in its own tests).
+_ALIAS = re.compile(r"^[A-Za-z0-9][A-Za-z0-9-]*$")
 
 
 class TargetKind(Enum):
@@ -139,7 +140,8 @@ def _image_settings(app: Application, entry: str) -> ImageSettings:
     alias, image_text, constraint = _split_image_entry(entry)
     list_key = PREFIX + "image-list"
     if alias is not None and not _ALIAS.match(alias):
-        raise ConfigError(f"alias {alias!r} must be letters only", application=app.name, key=list_key)
+        message = f"alias {alias!r} must be letters, digits and '-'"
+        raise ConfigError(message, application=app.name, key=list_key)
     try:
         image = ImageReference.parse(image_text)
     except ConfigError as exc:
@@ -269,4 +271,25 @@ def parse_updater_settings(app: Application) -> UpdaterSettings | None:
     aliases = [i.alias for i in images if i.alias]
     if len(set(aliases)) != len(aliases):
         raise ConfigError("an alias is used twice", application=app.name, key=PREFIX + "image-list")
-    return UpdaterSettings(images=images, write_back=_write_back(app))
+    write_back = _write_back(app)
+    if write_back.target_kind is TargetKind.HELM_VALUES:
+        _require_helm_value_paths(app, images)
+    return UpdaterSettings(images=images, write_back=write_back)
+
+
+def _require_helm_value_paths(app: Application, images: tuple[ImageSettings, ...]) -> None:
+    """A ``helmvalues`` write-back needs each alias's value paths: Image Updater has no default there."""
+    for image in images:
+        if image.alias is None or image.helm_image_spec:
+            continue  # Image Updater writes no value for an image without an alias
+        for key, value in (
+            ("helm.image-name", image.helm_image_name),
+            ("helm.image-tag", image.helm_image_tag),
+        ):
+            if not value:
+                raise ConfigError(
+                    f"could not find an {key.split('.')[1]} annotation for image {image.image.name} "
+                    "(write-back-target helmvalues has no default value path)",
+                    application=app.name,
+                    key=f"{PREFIX}{image.alias}.{key}",
+                )

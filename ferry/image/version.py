@@ -289,6 +289,9 @@ _CHECKS: dict[str, Callable[[_Comparator, Version], bool]] = {
 
 
 def _parse_comparator(text: str, constraint: str) -> _Comparator:
+    if not text:
+        # An empty comparator is a wildcard, as Masterminds' parseConstraint reads it.
+        return _Comparator("", Version(0, 0, 0), True, False, False)
     match = _COMPARATOR_RE.fullmatch(text)
     if match is None:
         raise ConfigError(f"invalid constraint '{constraint}': cannot read '{text.strip()}'")
@@ -315,9 +318,16 @@ def _parse_comparator(text: str, constraint: str) -> _Comparator:
 
 
 def _rewrite_hyphen_ranges(text: str) -> str:
-    """Turn ``1.2 - 1.4.5`` into ``>= 1.2, <= 1.4.5`` as Masterminds does before splitting."""
+    """Turn ``1.2 - 1.4.5`` into ``>= 1.2, <= 1.4.5 `` as Masterminds' ``rewriteRange`` does.
+
+    The match takes the whitespace around the range and the replacement ends in one
+    space, so a comparator after the range (``1.0.0 - 2.0.0 <=2.0.0``) stays separate.
+
+    >>> _rewrite_hyphen_ranges("1.0.0 - 2.0.0 <=2.0.0")
+    '>= 1.0.0, <= 2.0.0 <=2.0.0'
+    """
     for match in list(_HYPHEN_RANGE_RE.finditer(text)):
-        text = text.replace(match.group(0), f">= {match.group(1)}, <= {match.group(11)}", 1)
+        text = text.replace(match.group(0), f">= {match.group(1)}, <= {match.group(11)} ", 1)
     return text
 
 

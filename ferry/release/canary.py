@@ -1,8 +1,9 @@
 """Canary providers: wait for a paused step, approve it, or reject the rollout, behind one protocol.
 
-* :class:`KruiseRollout` drives ``rollouts.kruise.io/v1beta1`` Rollouts the way
-  ``kubectl-kruise rollout approve`` does: a merge patch of the status
-  subresource to ``StepReady``, refused unless the step is ``StepPaused``.
+* :class:`KruiseRollout` drives ``rollouts.kruise.io`` Rollouts (``v1beta1``, and the
+  ``v1alpha1`` of Kruise 0.x charts) the way ``kubectl-kruise rollout approve`` does: a
+  merge patch of the status subresource to ``StepReady``, refused unless the step is
+  ``StepPaused``.
 * :class:`ArgoRollout` drives ``argoproj.io/v1alpha1`` Rollouts the way
   ``kubectl argo rollouts promote`` and ``abort`` do.
 * :class:`NativeCanary` carries the steps itself on ``<name>-canary``
@@ -30,6 +31,7 @@ from ferry.sync.kube import KubeCluster
 logger = logging.getLogger(__name__)
 
 KRUISE_API = "rollouts.kruise.io/v1beta1"
+KRUISE_V1ALPHA1 = "rollouts.kruise.io/v1alpha1"
 ARGO_API = "argoproj.io/v1alpha1"
 STEP_PAUSED = "StepPaused"
 STEP_READY = "StepReady"
@@ -70,14 +72,26 @@ def _percent(value: Any) -> int | None:
 
 
 class KruiseRollout:
-    """A Kruise Rollout (``rollouts.kruise.io/v1beta1``) in ``namespace``."""
+    """A Kruise Rollout in ``namespace``, read and patched in ``api_version`` (the one the app renders).
 
-    def __init__(self, cluster: KubeCluster, namespace: str, name: str, poll_interval: float = 0.5) -> None:
+    Both versions keep the status the same; their steps differ (``v1beta1``: ``traffic: "20%"``,
+    ``v1alpha1``: ``weight: 20``), and :meth:`paused_step` reads either.
+    """
+
+    def __init__(
+        self,
+        cluster: KubeCluster,
+        namespace: str,
+        name: str,
+        poll_interval: float = 0.5,
+        api_version: str = KRUISE_API,
+    ) -> None:
         self.cluster, self.namespace, self.name = cluster, namespace, name
         self._interval = poll_interval
+        self.api_version = api_version
 
     def _live(self) -> dict[str, Any]:
-        return require(self.cluster, KRUISE_API, "Rollout", self.name, self.namespace)
+        return require(self.cluster, self.api_version, "Rollout", self.name, self.namespace)
 
     @staticmethod
     def paused_step(rollout: dict[str, Any]) -> CanaryStep | None:
@@ -89,10 +103,11 @@ class KruiseRollout:
         index = int(canary.get("currentStepIndex") or 1)
         spec = steps[index - 1] if 0 < index <= len(steps) else {}
         replicas = spec.get("replicas")
+        traffic = spec.get("traffic", spec.get("weight"))
         return CanaryStep(
             index,
             len(steps),
-            _percent(spec.get("traffic")),
+            traffic if isinstance(traffic, int) else _percent(traffic),
             replicas if isinstance(replicas, int) else _percent(replicas),
         )
 
@@ -128,7 +143,7 @@ class KruiseRollout:
             )
         merge_patch(
             self.cluster,
-            KRUISE_API,
+            self.api_version,
             "Rollout",
             self.name,
             self.namespace,

@@ -64,11 +64,18 @@ class ImageMove:
     image: str
     old_tag: str | None
     new_tag: str
+    renders_unchanged: bool = False  # the write-back changes nothing the app renders
 
     @classmethod
     def from_event(cls, data: dict[str, Any]) -> ImageMove:
         """From one entry of the ``ferry.image.updated`` payload's ``images``."""
-        return cls(str(data.get("alias", "")), str(data["image"]), data.get("old_tag"), str(data["new_tag"]))
+        return cls(
+            str(data.get("alias", "")),
+            str(data["image"]),
+            data.get("old_tag"),
+            str(data["new_tag"]),
+            bool(data.get("renders_unchanged", False)),
+        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -111,7 +118,13 @@ def _images_table(images: Sequence[ImageMove]) -> list[str]:
         return ["_No image change recorded._"]
     lines = ["| image | from | to |", "|---|---|---|"]
     lines += [f"| `{i.image}` | `{i.old_tag or '—'}` | `{i.new_tag}` |" for i in images]
-    return lines
+    warnings = [
+        f"⚠ `{i.image}:{i.new_tag}`: the write-back changes nothing that renders; "
+        "no manifest reads the values its annotations name."
+        for i in images
+        if i.renders_unchanged
+    ]
+    return [*lines, "", *warnings] if warnings else lines
 
 
 def dev_verified_question(

@@ -10,10 +10,19 @@ from __future__ import annotations
 import logging
 import time
 from dataclasses import dataclass, field
+from typing import Any
 
+from ferry.argocd.application import Application
 from ferry.config import FerryConfig
 from ferry.errors import ConfigError, PermanentError
-from ferry.release.canary import ArgoRollout, CanaryProvider, KruiseRollout, NativeCanary, changed_deployments
+from ferry.release.canary import (
+    KRUISE_API,
+    ArgoRollout,
+    CanaryProvider,
+    KruiseRollout,
+    NativeCanary,
+    changed_deployments,
+)
 from ferry.release.holds import get_hold
 from ferry.release.settings import ENVIRONMENT_LABEL, ENVIRONMENTS, SERVICE_LABEL, CanaryConfig, ReleaseConfig
 from ferry.sync.engine import AppStatus, SyncEngine
@@ -98,6 +107,21 @@ def wait_dev_ready(engine: SyncEngine, app: str, timeout: float, *, interval: fl
         time.sleep(interval)
 
 
+def _rendered(
+    engine: SyncEngine, application: Application, revision: str, group: str, name: str
+) -> dict[str, Any] | None:
+    """The Rollout ``name`` of ``group`` as the app renders it at ``revision``, if it does."""
+    for manifest in engine.render(application, revision).manifests:
+        api_version = str(manifest.get("apiVersion", ""))
+        if (
+            manifest.get("kind") == "Rollout"
+            and api_version.startswith(group + "/")
+            and (manifest.get("metadata") or {}).get("name") == name
+        ):
+            return manifest
+    return None
+
+
 def canary_provider(
     engine: SyncEngine,
     app: str,
@@ -112,7 +136,11 @@ def canary_provider(
     application = engine.application(app)
     _, cluster, namespace = engine.destination(application)
     if canary.provider == "kruise":
-        return KruiseRollout(cluster, namespace, str(canary.resource), poll_interval)
+        rendered_rollout = _rendered(
+            engine, application, revision, "rollouts.kruise.io", str(canary.resource)
+        )
+        api_version = str(rendered_rollout["apiVersion"]) if rendered_rollout else KRUISE_API
+        return KruiseRollout(cluster, namespace, str(canary.resource), poll_interval, api_version)
     if canary.provider == "argo":
         return ArgoRollout(cluster, namespace, str(canary.resource), poll_interval)
     rendered = engine.render(application, revision)

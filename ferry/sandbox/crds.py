@@ -33,39 +33,63 @@ def _open_schema() -> dict[str, Any]:
     }
 
 
-def _rollout_crd(group: str, version: str, subresources: dict[str, Any]) -> dict[str, Any]:
+def custom_resource_definition(
+    group: str,
+    kind: str,
+    versions: tuple[str, ...],
+    *,
+    storage: str | None = None,
+    subresources: dict[str, Any] | None = None,
+    plural: str | None = None,
+    scope: str = "Namespaced",
+) -> dict[str, Any]:
+    """A CRD for ``kind`` in ``group`` serving every one of ``versions`` with an open schema.
+
+    ``storage`` is the version objects are stored in (default: the last). Without a
+    conversion webhook the apiserver converts between versions by rewriting
+    ``apiVersion`` only, which keeps every field an object was written with.
+    """
+    plural = plural or f"{kind.lower()}s"
+    stored = storage or versions[-1]
     return {
         "apiVersion": "apiextensions.k8s.io/v1",
         "kind": "CustomResourceDefinition",
         "metadata": {
-            "name": f"rollouts.{group}",
+            "name": f"{plural}.{group}",
             "labels": {"app.kubernetes.io/managed-by": "ferry-sandbox"},
         },
         "spec": {
             "group": group,
-            "scope": "Namespaced",
+            "scope": scope,
             "names": {
-                "kind": "Rollout",
-                "listKind": "RolloutList",
-                "plural": "rollouts",
-                "singular": "rollout",
+                "kind": kind,
+                "listKind": f"{kind}List",
+                "plural": plural,
+                "singular": kind.lower(),
             },
             "versions": [
                 {
                     "name": version,
                     "served": True,
-                    "storage": True,
+                    "storage": version == stored,
                     "schema": _open_schema(),
-                    "subresources": subresources,
+                    "subresources": subresources or {},
                 }
+                for version in versions
             ],
         },
     }
 
 
 def kruise_rollout_crd() -> dict[str, Any]:
-    """Return the ``rollouts.kruise.io`` CRD serving ``v1beta1`` with a status subresource."""
-    return _rollout_crd("rollouts.kruise.io", "v1beta1", {"status": {}})
+    """Return the ``rollouts.kruise.io`` CRD: ``v1alpha1`` and ``v1beta1`` served, ``v1beta1`` stored.
+
+    That is what a Kruise Rollout install serves: charts written for Kruise 0.x
+    (``v1alpha1``, ``spec.objectRef.workloadRef``) apply next to ``v1beta1`` ones.
+    """
+    return custom_resource_definition(
+        "rollouts.kruise.io", "Rollout", ("v1alpha1", "v1beta1"), subresources={"status": {}}
+    )
 
 
 def argo_rollout_crd() -> dict[str, Any]:
@@ -74,10 +98,11 @@ def argo_rollout_crd() -> dict[str, Any]:
     The scale paths are those Argo Rollouts documents, so an HPA or
     ``kubectl scale`` works against it as against the real CRD.
     """
-    return _rollout_crd(
+    return custom_resource_definition(
         "argoproj.io",
-        "v1alpha1",
-        {
+        "Rollout",
+        ("v1alpha1",),
+        subresources={
             "status": {},
             "scale": {
                 "specReplicasPath": ".spec.replicas",
@@ -93,8 +118,10 @@ def sandbox_crds() -> list[dict[str, Any]]:
     return [kruise_rollout_crd(), argo_rollout_crd()]
 
 
-def install_crds(api: AdminApi, *, timeout: float = 30.0) -> list[str]:
-    """Server-side apply the sandbox CRDs and wait until each is Established.
+def install_crds(
+    api: AdminApi, crds: list[dict[str, Any]] | None = None, *, timeout: float = 30.0
+) -> list[str]:
+    """Server-side apply ``crds`` (default: the sandbox's) and wait until each is Established.
 
     Returns:
         The names of the installed CRDs.
@@ -104,7 +131,7 @@ def install_crds(api: AdminApi, *, timeout: float = 30.0) -> list[str]:
         ClusterUnavailable: A CRD did not become Established within ``timeout``.
     """
     names: list[str] = []
-    for crd in sandbox_crds():
+    for crd in sandbox_crds() if crds is None else crds:
         name = crd["metadata"]["name"]
         api.apply(f"{CRD_PATH}/{name}", crd)
         names.append(name)

@@ -16,7 +16,7 @@ from typing import Any
 
 from ferry.errors import ClusterError, ClusterUnavailable
 from ferry.sync.diff import Comparison, compare_app
-from ferry.sync.health import resource_health, worst
+from ferry.sync.health import HealthOverride, resource_health, worst
 from ferry.sync.kube import KubeCluster
 from ferry.sync.model import AppDiff, Health, HealthStatus, ResourceKey, ResourceOutcome, SyncStatus
 from ferry.sync.plan import APP_LABEL, app_label_value, is_tracked_by, resource_option, waves
@@ -34,6 +34,7 @@ class ApplyOptions:
         apply_out_of_sync_only: Skip resources already Synced (``ApplyOutOfSyncOnly=true``).
         create_namespace: Create the destination namespace (``CreateNamespace=true``).
         wave_timeout: Seconds to wait for a wave to become healthy before the next one.
+        health: The users' health checks (``resource.customizations.health.*``), if any.
     """
 
     prune: bool = False
@@ -41,6 +42,7 @@ class ApplyOptions:
     apply_out_of_sync_only: bool = False
     create_namespace: bool = False
     wave_timeout: float = 300.0
+    health: HealthOverride | None = None
 
 
 def _api_version(key: ResourceKey, manifests: Sequence[dict[str, Any]]) -> str:
@@ -145,11 +147,14 @@ def rejected(diff: AppDiff) -> ClusterError | None:
 
 
 def app_health(
-    cluster: KubeCluster, manifests: Sequence[dict[str, Any]]
+    cluster: KubeCluster, manifests: Sequence[dict[str, Any]], overrides: HealthOverride | None = None
 ) -> tuple[Health, dict[ResourceKey, Health | None]]:
     """Health of every manifest's live object, and the app's (the worst)."""
     live = live_objects(cluster, manifests)
-    per_resource = {ResourceKey.of(m): resource_health(live.get(ResourceKey.of(m))) for m in manifests}
+    per_resource = {
+        ResourceKey.of(m): resource_health(live.get(ResourceKey.of(m)), overrides=overrides)
+        for m in manifests
+    }
     return worst(per_resource.values()), per_resource
 
 
@@ -160,6 +165,7 @@ def wait_healthy(
     timeout: float,
     interval: float = 1.0,
     settled: Sequence[HealthStatus] = (HealthStatus.HEALTHY,),
+    overrides: HealthOverride | None = None,
 ) -> Health:
     """Poll until the app's health is one of ``settled`` or ``timeout`` passes; return the last verdict.
 
@@ -169,7 +175,7 @@ def wait_healthy(
     last = Health(HealthStatus.UNKNOWN, "not checked yet")
     while True:
         try:
-            last, _ = app_health(cluster, manifests)
+            last, _ = app_health(cluster, manifests, overrides)
         except ClusterUnavailable as exc:
             last = Health(HealthStatus.UNKNOWN, str(exc))
         if last.status in settled or time.monotonic() >= deadline:
@@ -219,6 +225,7 @@ def apply_resources(
                 group,
                 timeout=options.wave_timeout,
                 settled=(HealthStatus.HEALTHY, HealthStatus.SUSPENDED),
+                overrides=options.health,
             )
             if health.status not in (HealthStatus.HEALTHY, HealthStatus.SUSPENDED):
                 raise ClusterError(

@@ -23,6 +23,7 @@ from ferry.sync.apply import ApplyOptions, app_health, apply_resources, diff_app
 from ferry.sync.clusters import ClusterResolver
 from ferry.sync.history import Attempt, HistoryStore, now
 from ferry.sync.kube import KubeCluster
+from ferry.sync.lua_health import load_health_checks
 from ferry.sync.model import (
     AppDiff,
     Health,
@@ -102,6 +103,8 @@ class SyncEngine:
         self._credentials = credentials or CredentialResolver(base_dir=Path(config.base_dir))
         self.clusters = clusters or ClusterResolver(config)
         self._tools = tools
+        # Read once: a bad argocd-cm file is a ConfigError naming it, before any cluster is touched.
+        self.health_checks = load_health_checks(config)
 
     def __enter__(self) -> SyncEngine:
         return self
@@ -195,7 +198,7 @@ class SyncEngine:
                 state.kinds,
                 force_conflicts=entry.force_conflicts,
             )
-            health, _ = app_health(cluster, manifests)
+            health, _ = app_health(cluster, manifests, self.health_checks)
         except FerryError as exc:
             return AppStatus(
                 app.name,
@@ -266,6 +269,7 @@ class SyncEngine:
             force_conflicts=entry.force_conflicts,
             apply_out_of_sync_only=(policy.option("ApplyOutOfSyncOnly") or "").lower() == "true",
             create_namespace=(policy.option("CreateNamespace") or "").lower() == "true",
+            health=self.health_checks,
         )
         if options.create_namespace and not dry_run:
             # Before the dry run, so that it can validate every object (a dry run into a
@@ -312,9 +316,9 @@ class SyncEngine:
             kinds,
         )
         if wait_timeout:
-            health = wait_healthy(cluster, manifests, timeout=wait_timeout)
+            health = wait_healthy(cluster, manifests, timeout=wait_timeout, overrides=self.health_checks)
         else:
-            health, _ = app_health(cluster, manifests)
+            health, _ = app_health(cluster, manifests, self.health_checks)
         logger.info(
             "%s: synced to %s (history id %d), health %s",
             app.name,

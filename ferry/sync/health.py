@@ -2,18 +2,36 @@
 
 Each check is a pure function of the live object. Kinds without a rule have no
 health and do not count; a resource that should exist and does not is
-``Missing``; an app is as healthy as its worst resource.
+``Missing``; an app is as healthy as its worst resource. The rules and their
+messages follow gitops-engine's Go checks and Argo CD's bundled
+``resource_customizations`` (their fixtures are our tables, ``tests/sync``);
+where Ferry differs on purpose the README says so.
+
+Users' own Lua checks (:mod:`ferry.sync.lua_health`) come before every built-in
+rule, as ``resource.customizations.health.*`` do in Argo CD.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping
-from typing import Any
+from typing import Any, Protocol
 
+from ferry.sync import health_kinds, health_rollouts
 from ferry.sync.model import Health, HealthStatus
 
 Obj = Mapping[str, Any]
 H = HealthStatus
+
+HOOK_FINALIZER = "argocd.argoproj.io/hook-finalizer"
+IGNORE_RESTART_POLICY = "argocd.argoproj.io/ignore-restart-policy"
+_HOOK = "argocd.argoproj.io/hook"
+_HELM_HOOK = "helm.sh/hook"
+
+
+class HealthOverride(Protocol):
+    """Users' health checks: (whether one covers the kind, its verdict, None meaning no health)."""
+
+    def health(self, obj: Obj, group: str, kind: str) -> tuple[bool, Health | None]: ...
 
 
 def _int(value: Any, default: int = 0) -> int:
@@ -23,94 +41,95 @@ def _int(value: Any, default: int = 0) -> int:
         return default
 
 
-def _generation_observed(obj: Obj) -> bool:
-    status = obj.get("status") or {}
-    return _int((obj.get("metadata") or {}).get("generation")) <= _int(status.get("observedGeneration"))
+def _meta(obj: Obj) -> Mapping[str, Any]:
+    return obj.get("metadata") or {}
+
+
+def _status(obj: Obj) -> Mapping[str, Any]:
+    return obj.get("status") or {}
 
 
 def _condition(obj: Obj, kind: str) -> Mapping[str, Any] | None:
-    for condition in (obj.get("status") or {}).get("conditions") or ():
+    for condition in _status(obj).get("conditions") or ():
         if condition.get("type") == kind:
             return dict(condition)
     return None
 
 
 def deployment(obj: Obj) -> Health:
-    spec, status = obj.get("spec") or {}, obj.get("status") or {}
+    spec, status = obj.get("spec") or {}, _status(obj)
     if spec.get("paused"):
         return Health(H.SUSPENDED, "Deployment is paused")
-    if not _generation_observed(obj):
+    if _int(_meta(obj).get("generation")) > _int(status.get("observedGeneration")):
         return Health(
             H.PROGRESSING,
             "Waiting for rollout to finish: observed deployment generation less than desired generation",
         )
     progressing = _condition(obj, "Progressing")
+    updated, replicas = _int(status.get("updatedReplicas")), _int(status.get("replicas"))
+    available = _int(status.get("availableReplicas"))
     if progressing is not None and progressing.get("reason") == "ProgressDeadlineExceeded":
-        return Health(
-            H.DEGRADED, f"Deployment {obj['metadata'].get('name')!r} exceeded its progress deadline"
-        )
-    replicas = _int(spec.get("replicas"), 1)
-    updated = _int(status.get("updatedReplicas"))
-    if updated < replicas:
+        return Health(H.DEGRADED, f'Deployment "{_meta(obj).get("name", "")}" exceeded its progress deadline')
+    # An unset spec.replicas skips the check, as the typed Go struct's nil pointer does.
+    if spec.get("replicas") is not None and updated < _int(spec.get("replicas")):
         return Health(
             H.PROGRESSING,
-            f"Waiting for rollout to finish: {updated} out of {replicas} new replicas have been updated...",
+            f"Waiting for rollout to finish: {updated} out of {_int(spec['replicas'])} new replicas "
+            "have been updated...",
         )
-    if _int(status.get("replicas")) > updated:
+    if replicas > updated:
         return Health(
             H.PROGRESSING,
-            f"Waiting for rollout to finish: {_int(status.get('replicas')) - updated} "
-            f"old replicas are pending termination...",
+            f"Waiting for rollout to finish: {replicas - updated} old replicas are pending termination...",
         )
-    if _int(status.get("availableReplicas")) < updated:
+    if available < updated:
         return Health(
             H.PROGRESSING,
-            f"Waiting for rollout to finish: {_int(status.get('availableReplicas'))} of "
-            f"{updated} updated replicas are available...",
+            f"Waiting for rollout to finish: {available} of {updated} updated replicas are available...",
         )
     return Health(H.HEALTHY)
 
 
 def statefulset(obj: Obj) -> Health:
-    spec, status = obj.get("spec") or {}, obj.get("status") or {}
-    if _int(status.get("observedGeneration")) == 0 or not _generation_observed(obj):
+    spec, status = obj.get("spec") or {}, _status(obj)
+    observed = _int(status.get("observedGeneration"))
+    if observed == 0 or _int(_meta(obj).get("generation")) > observed:
         return Health(H.PROGRESSING, "Waiting for statefulset spec update to be observed...")
-    replicas = _int(spec.get("replicas"), 1)
-    if _int(status.get("readyReplicas")) < replicas:
-        return Health(
-            H.PROGRESSING, f"Waiting for {replicas - _int(status.get('readyReplicas'))} pods to be ready..."
-        )
+    ready, updated = _int(status.get("readyReplicas")), _int(status.get("updatedReplicas"))
+    replicas = spec.get("replicas")
+    if replicas is not None and ready < _int(replicas):
+        return Health(H.PROGRESSING, f"Waiting for {_int(replicas) - ready} pods to be ready...")
     strategy = spec.get("updateStrategy") or {}
-    partition = (strategy.get("rollingUpdate") or {}).get("partition")
-    if strategy.get("type", "RollingUpdate") == "RollingUpdate" and _int(partition) > 0:
-        expected = replicas - _int(partition)
-        if _int(status.get("updatedReplicas")) < expected:
-            return Health(
-                H.PROGRESSING,
-                f"Waiting for partitioned roll out to finish: "
-                f"{_int(status.get('updatedReplicas'))} out of {expected} new pods have "
-                f"been updated...",
-            )
-        return Health(H.HEALTHY, f"partitioned roll out complete: {expected} new pods have been updated...")
+    rolling = strategy.get("rollingUpdate")
+    if strategy.get("type") == "RollingUpdate" and rolling is not None:
+        partition = rolling.get("partition")
+        if replicas is not None and partition is not None:
+            expected = _int(replicas) - _int(partition)
+            if updated < expected:
+                return Health(
+                    H.PROGRESSING,
+                    f"Waiting for partitioned roll out to finish: {updated} out of {expected} new pods "
+                    "have been updated...",
+                )
+        return Health(H.HEALTHY, f"partitioned roll out complete: {updated} new pods have been updated...")
     if strategy.get("type") == "OnDelete":
-        return Health(H.HEALTHY, f"statefulset has {_int(status.get('readyReplicas'))} ready pods")
-    if status.get("updateRevision") != status.get("currentRevision"):
+        return Health(H.HEALTHY, f"statefulset has {ready} ready pods")
+    if status.get("updateRevision", "") != status.get("currentRevision", ""):
         return Health(
             H.PROGRESSING,
-            f"waiting for statefulset rolling update to complete "
-            f"{_int(status.get('updatedReplicas'))} pods at revision "
-            f"{status.get('updateRevision')}...",
+            f"waiting for statefulset rolling update to complete {updated} pods at revision "
+            f"{status.get('updateRevision', '')}...",
         )
     return Health(
         H.HEALTHY,
-        f"statefulset rolling update complete {_int(status.get('currentReplicas'))} pods "
-        f"at revision {status.get('currentRevision')}...",
+        f"statefulset rolling update complete {_int(status.get('currentReplicas'))} pods at revision "
+        f"{status.get('currentRevision', '')}...",
     )
 
 
 def daemonset(obj: Obj) -> Health:
-    spec, status = obj.get("spec") or {}, obj.get("status") or {}
-    if _int(status.get("observedGeneration")) == 0 or not _generation_observed(obj):
+    spec, status = obj.get("spec") or {}, _status(obj)
+    if _int(_meta(obj).get("generation")) > _int(status.get("observedGeneration")):
         return Health(
             H.PROGRESSING,
             "Waiting for rollout to finish: observed daemon set generation less than desired generation",
@@ -118,25 +137,26 @@ def daemonset(obj: Obj) -> Health:
     desired, updated = _int(status.get("desiredNumberScheduled")), _int(status.get("updatedNumberScheduled"))
     if (spec.get("updateStrategy") or {}).get("type") == "OnDelete":
         return Health(H.HEALTHY, f"daemon set {updated} out of {desired} new pods have been updated")
+    name = _meta(obj).get("name", "")
     if updated < desired:
         return Health(
             H.PROGRESSING,
-            f"Waiting for daemon set rollout to finish: {updated} out of {desired} new "
-            f"pods have been updated...",
+            f'Waiting for daemon set "{name}" rollout to finish: {updated} out of {desired} new pods '
+            "have been updated...",
         )
-    if _int(status.get("numberAvailable")) < desired:
+    available = _int(status.get("numberAvailable"))
+    if available < desired:
         return Health(
             H.PROGRESSING,
-            f"Waiting for daemon set rollout to finish: "
-            f"{_int(status.get('numberAvailable'))} of {desired} updated pods are "
-            f"available...",
+            f'Waiting for daemon set "{name}" rollout to finish: {available} of {desired} updated pods '
+            "are available...",
         )
     return Health(H.HEALTHY)
 
 
 def replicaset(obj: Obj) -> Health:
-    spec, status = obj.get("spec") or {}, obj.get("status") or {}
-    if not _generation_observed(obj):
+    spec, status = obj.get("spec") or {}, _status(obj)
+    if _int(_meta(obj).get("generation")) > _int(status.get("observedGeneration")):
         return Health(
             H.PROGRESSING,
             "Waiting for rollout to finish: observed replica set generation less than desired generation",
@@ -144,139 +164,119 @@ def replicaset(obj: Obj) -> Health:
     failure = _condition(obj, "ReplicaFailure")
     if failure is not None and failure.get("status") == "True":
         return Health(H.DEGRADED, str(failure.get("message", "")))
-    replicas = _int(spec.get("replicas"), 1)
-    if _int(status.get("availableReplicas")) < replicas:
+    available = _int(status.get("availableReplicas"))
+    if spec.get("replicas") is not None and available < _int(spec.get("replicas")):
         return Health(
             H.PROGRESSING,
-            f"Waiting for rollout to finish: {_int(status.get('availableReplicas'))} "
-            f"out of {replicas} new replicas are available...",
+            f"Waiting for rollout to finish: {available} out of {_int(spec['replicas'])} new replicas "
+            "are available...",
         )
     return Health(H.HEALTHY)
 
 
+def is_hook(obj: Obj) -> bool:
+    """An Argo CD or Helm hook (``Skip`` alone and Helm's ``crd-install`` are not hooks)."""
+    annotations = _meta(obj).get("annotations") or {}
+    if _HOOK in annotations:
+        types = [t.strip() for t in str(annotations[_HOOK]).split(",") if t.strip()]
+        return types != ["Skip"]
+    return _HELM_HOOK in annotations and annotations[_HELM_HOOK] != "crd-install"
+
+
+def _waiting_error(reason: str) -> bool:
+    return reason.startswith("Err") or reason.endswith("Error") or reason.endswith("BackOff")
+
+
+def _fail_message(container: Mapping[str, Any]) -> str:
+    terminated = (container.get("state") or {}).get("terminated")
+    if not terminated:
+        return ""
+    if terminated.get("message"):
+        return str(terminated["message"])
+    if terminated.get("reason") == "OOMKilled":
+        return "OOMKilled"
+    if _int(terminated.get("exitCode")) != 0:
+        return f'container "{container.get("name", "")}" failed with exit code {_int(terminated["exitCode"])}'
+    return ""
+
+
 def pod(obj: Obj) -> Health:
-    spec, status = obj.get("spec") or {}, obj.get("status") or {}
-    restart_policy = spec.get("restartPolicy", "Always")
-    statuses = [*(status.get("initContainerStatuses") or ()), *(status.get("containerStatuses") or ())]
-    if restart_policy == "Always":
-        for container in statuses:
-            waiting = (container.get("state") or {}).get("waiting") or {}
-            reason = str(waiting.get("reason", ""))
-            if reason.startswith("Err") or reason.endswith("Error") or reason.endswith("BackOff"):
-                return Health(H.DEGRADED, str(waiting.get("message") or reason))
+    spec, status = obj.get("spec") or {}, _status(obj)
+    annotations = _meta(obj).get("annotations") or {}
+    # The annotation makes a run-to-completion pod count as long-running, except for hooks.
+    long_running = spec.get("restartPolicy") == "Always" or (
+        annotations.get(IGNORE_RESTART_POLICY) == "true" and not is_hook(obj)
+    )
+    message = str(status.get("message") or "")
+    containers = status.get("containerStatuses") or ()
+    if long_running:
+        waiting = [(c.get("state") or {}).get("waiting") or {} for c in containers]
+        errors = [str(w.get("message") or "") for w in waiting if _waiting_error(str(w.get("reason") or ""))]
+        if errors:
+            return Health(H.DEGRADED, ", ".join(errors))
     phase = status.get("phase")
     if phase == "Pending":
-        return Health(H.PROGRESSING, str(status.get("message", "")))
+        return Health(H.PROGRESSING, message)
     if phase == "Succeeded":
-        return Health(H.HEALTHY, str(status.get("message", "")))
+        return Health(H.HEALTHY, message)
     if phase == "Failed":
-        return Health(H.DEGRADED, str(status.get("message") or "pod failed"))
+        if message:
+            return Health(H.DEGRADED, message)
+        for container in (*(status.get("initContainerStatuses") or ()), *containers):
+            if _fail_message(container):
+                return Health(H.DEGRADED, _fail_message(container))
+        return Health(H.DEGRADED)
     if phase == "Running":
-        if restart_policy != "Always":
+        if long_running:
+            ready = _condition(obj, "Ready")
+            if ready is not None and ready.get("status") == "True":
+                return Health(H.HEALTHY, message)
+            if any((c.get("lastState") or {}).get("terminated") for c in containers):
+                return Health(H.DEGRADED, message)
+            return Health(H.PROGRESSING, message)
+        if spec.get("restartPolicy") in ("OnFailure", "Never"):
             # Run-to-completion pods (hooks, jobs' pods) are still working while they run.
-            return Health(H.PROGRESSING, str(status.get("message", "")))
-        ready = _condition(obj, "Ready")
-        if ready is not None and ready.get("status") == "True":
-            return Health(H.HEALTHY, str(status.get("message", "")))
-        if any((c.get("lastState") or {}).get("terminated") for c in statuses):
-            return Health(H.DEGRADED, "a container restarted and the pod is not ready")
-        return Health(H.PROGRESSING, str(status.get("message", "")))
-    return Health(H.UNKNOWN, str(status.get("message", "")))
-
-
-def _load_balanced(obj: Obj, what: str) -> Health:
-    ingress = ((obj.get("status") or {}).get("loadBalancer") or {}).get("ingress")
-    if ingress:
-        return Health(H.HEALTHY)
-    return Health(H.PROGRESSING, f"Waiting for the {what} to get a load balancer address")
+            return Health(H.PROGRESSING, message)
+    return Health(H.UNKNOWN, message)
 
 
 def service(obj: Obj) -> Health:
     if (obj.get("spec") or {}).get("type") == "LoadBalancer":
-        return _load_balanced(obj, "Service")
+        return ingress(obj)
     return Health(H.HEALTHY)
 
 
 def ingress(obj: Obj) -> Health:
-    return _load_balanced(obj, "Ingress")
+    addresses = (_status(obj).get("loadBalancer") or {}).get("ingress")
+    return Health(H.HEALTHY if addresses else H.PROGRESSING)
 
 
 def persistentvolumeclaim(obj: Obj) -> Health:
-    phase = (obj.get("status") or {}).get("phase")
+    phase = _status(obj).get("phase")
     verdict = {"Lost": H.DEGRADED, "Pending": H.PROGRESSING, "Bound": H.HEALTHY}.get(str(phase), H.UNKNOWN)
     return Health(verdict)
 
 
 def job(obj: Obj) -> Health:
+    """Only conditions whose status is True count (a resumed Job's ``Suspended=False`` does not)."""
     complete = failed = suspended = False
-    message = ""
-    for condition in (obj.get("status") or {}).get("conditions") or ():
+    message = fail_message = ""
+    for condition in _status(obj).get("conditions") or ():
         if condition.get("status") != "True":
             continue
-        if condition.get("type") == "Failed":
+        kind = condition.get("type")
+        if kind == "Failed":
             complete = failed = True
-            message = str(condition.get("message", ""))
-        elif condition.get("type") == "Complete":
+            fail_message = str(condition.get("message", ""))
+        elif kind in ("Complete", "Suspended"):
             complete = True
+            suspended = suspended or kind == "Suspended"
             message = str(condition.get("message", ""))
-        elif condition.get("type") == "Suspended":
-            suspended = True
-            message = str(condition.get("message", ""))
-    if suspended and not complete:
-        return Health(H.SUSPENDED, message)
     if not complete:
         return Health(H.PROGRESSING, message)
     if failed:
-        return Health(H.DEGRADED, message)
-    return Health(H.HEALTHY, message)
-
-
-def argo_rollout(obj: Obj) -> Health:
-    """Argo Rollouts' ``Rollout`` (argoproj.io), after Argo CD's bundled Lua check."""
-    spec, status = obj.get("spec") or {}, obj.get("status") or {}
-    observed = status.get("observedGeneration")
-    generation = (obj.get("metadata") or {}).get("generation")
-    if observed is not None and generation is not None and str(observed) != str(generation):
-        return Health(H.PROGRESSING, "Waiting for rollout spec update to be observed")
-    invalid = _condition(obj, "InvalidSpec")
-    if invalid is not None:
-        return Health(H.DEGRADED, str(invalid.get("message", "")))
-    if status.get("abort"):
-        return Health(H.DEGRADED, str(status.get("message") or "Rollout aborted"))
-    if spec.get("paused") or status.get("pauseConditions"):
-        return Health(H.SUSPENDED, "Rollout is paused")
-    phase = status.get("phase")
-    if phase in ("Healthy", "Progressing", "Degraded"):
-        return Health(H(phase), str(status.get("message", "")))
-    if phase == "Paused":
-        return Health(H.SUSPENDED, str(status.get("message", "Rollout is paused")))
-    progressing = _condition(obj, "Progressing")
-    if progressing is not None and progressing.get("reason") == "ProgressDeadlineExceeded":
-        return Health(H.DEGRADED, str(progressing.get("message", "")))
-    replicas = _int(spec.get("replicas"), 1)
-    if _int(status.get("updatedReplicas")) < replicas:
-        return Health(H.PROGRESSING, "Waiting for roll out to finish: More replicas need to be updated")
-    if _int(status.get("availableReplicas")) < _int(status.get("updatedReplicas")):
-        return Health(
-            H.PROGRESSING, "Waiting for roll out to finish: updated replicas are still becoming available"
-        )
-    return Health(H.HEALTHY)
-
-
-def kruise_rollout(obj: Obj) -> Health:
-    """OpenKruise's ``Rollout`` (rollouts.kruise.io), after Argo CD's bundled Lua check."""
-    status = obj.get("status") or {}
-    generation = (obj.get("metadata") or {}).get("generation")
-    if not status or str(status.get("observedGeneration")) != str(generation):
-        return Health(H.PROGRESSING, "Rollout is waiting to be observed")
-    canary = status.get("canaryStatus") or {}
-    if canary.get("currentStepState") == "StepPaused":
-        return Health(H.SUSPENDED, f"Rollout is paused at step {canary.get('currentStepIndex', '?')}")
-    if status.get("phase") == "Healthy":
-        return Health(H.HEALTHY, str(status.get("message", "")))
-    if status.get("phase") == "Disabled":
-        return Health(H.HEALTHY, "Rollout is disabled")
-    return Health(H.PROGRESSING, str(status.get("message") or "Rollout is still progressing"))
+        return Health(H.DEGRADED, fail_message)
+    return Health(H.SUSPENDED if suspended else H.HEALTHY, message)
 
 
 _RULES: dict[tuple[str, str], Callable[[Obj], Health]] = {
@@ -290,23 +290,49 @@ _RULES: dict[tuple[str, str], Callable[[Obj], Health]] = {
     ("networking.k8s.io", "Ingress"): ingress,
     ("extensions", "Ingress"): ingress,
     ("batch", "Job"): job,
-    ("argoproj.io", "Rollout"): argo_rollout,
-    ("rollouts.kruise.io", "Rollout"): kruise_rollout,
+    ("batch", "CronJob"): health_kinds.cronjob,
+    ("autoscaling", "HorizontalPodAutoscaler"): health_kinds.horizontalpodautoscaler,
+    ("apiregistration.k8s.io", "APIService"): health_kinds.apiservice,
+    ("policy", "PodDisruptionBudget"): health_kinds.poddisruptionbudget,
+    ("argoproj.io", "Workflow"): health_kinds.argo_workflow,
+    ("argoproj.io", "Rollout"): health_rollouts.argo_rollout,
+    ("rollouts.kruise.io", "Rollout"): health_rollouts.kruise_rollout,
 }
 
+ASSESSED_KINDS = tuple(sorted(f"{group or 'core'}/{kind}" for group, kind in _RULES))
+"""Every ``group/kind`` with a built-in rule, for the README and ``ferry``'s docs."""
 
-def resource_health(obj: Obj | None, *, group: str | None = None, kind: str | None = None) -> Health | None:
+
+def group_of(obj: Obj) -> str:
+    api_version = str(obj.get("apiVersion", ""))
+    return api_version.rpartition("/")[0] if "/" in api_version else ""
+
+
+def resource_health(
+    obj: Obj | None,
+    *,
+    group: str | None = None,
+    kind: str | None = None,
+    overrides: HealthOverride | None = None,
+) -> Health | None:
     """Health of one live object; ``Missing`` for None; None when the kind has no rule.
 
-    A resource being deleted is Progressing, whatever its kind, as in gitops-engine.
+    A resource being deleted is Progressing, whatever its kind, unless a hook
+    finalizer holds it, as in gitops-engine. Then the users' checks
+    (``overrides``), then the built-in rules.
     """
     if obj is None:
         return Health(H.MISSING, "resource does not exist")
-    api_version = str(obj.get("apiVersion", ""))
-    group = group if group is not None else (api_version.rpartition("/")[0] if "/" in api_version else "")
-    rule = _RULES.get((group, kind or str(obj.get("kind", ""))))
-    if (obj.get("metadata") or {}).get("deletionTimestamp"):
+    group = group if group is not None else group_of(obj)
+    kind = kind or str(obj.get("kind", ""))
+    metadata = _meta(obj)
+    if metadata.get("deletionTimestamp") and HOOK_FINALIZER not in (metadata.get("finalizers") or ()):
         return Health(H.PROGRESSING, "Pending deletion")
+    if overrides is not None:
+        covered, verdict = overrides.health(obj, group, kind)
+        if covered:
+            return verdict
+    rule = _RULES.get((group, kind))
     return rule(obj) if rule else None
 
 

@@ -24,6 +24,7 @@ from ferry.argocd.application import Application
 from ferry.errors import ConfigError, UnsafePathError
 from ferry.image.reference import ImageReference
 from ferry.writeback import argocd_source, helmvalues, kustomization
+from ferry.writeback._identifier import parse_identifier
 
 # Image Updater's defaults when an alias names no Helm value paths.
 DEFAULT_HELM_IMAGE_NAME = "image.name"
@@ -160,6 +161,20 @@ def helm_paths(image: ImageSettings) -> tuple[str | None, str | None, str | None
     )
 
 
+def _spec_image(spec: str) -> CurrentImage:
+    """An image-spec value as the current image; a short digest (``@sha256:abcde``) is read the way
+    Image Updater's fallback parser reads it, where the reference grammar would refuse it."""
+    try:
+        ref = ImageReference.parse(spec)
+    except ConfigError:
+        found = parse_identifier(spec)
+        name = f"{found.registry}/{found.name}" if found.registry else found.name
+        text = (found.tag or "") + (f"@{found.digest}" if found.digest else "")
+        return CurrentImage(name, text or None)
+    tag = ref.tag + (f"@{ref.digest}" if ref.digest else "") if ref.tag else ref.digest
+    return CurrentImage(ref.name, tag)
+
+
 def current_helm_image(
     app: Application, view: RepoView, image: ImageSettings, target_file: str | None
 ) -> CurrentImage:
@@ -168,9 +183,7 @@ def current_helm_image(
         spec = helm_value(app, view, spec_path, target_file)
         if spec is None:
             return CurrentImage(None, None)
-        ref = ImageReference.parse(spec)
-        tag = ref.tag + (f"@{ref.digest}" if ref.digest else "") if ref.tag else ref.digest
-        return CurrentImage(ref.name, tag)
+        return _spec_image(spec)
     assert tag_path is not None and name_path is not None
     return CurrentImage(
         helm_value(app, view, name_path, target_file), helm_value(app, view, tag_path, target_file)

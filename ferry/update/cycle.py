@@ -11,23 +11,31 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from enum import StrEnum
 from pathlib import Path
 
-from ferry.argocd.annotations import DEFAULT_COMMIT_MESSAGE, ImageSettings, parse_updater_settings
+from ferry.argocd.annotations import (
+    DEFAULT_COMMIT_MESSAGE,
+    ImageSettings,
+    TargetKind,
+    parse_updater_settings,
+)
 from ferry.argocd.application import Application, load_applications
 from ferry.config import FerryConfig
 from ferry.credentials import CredentialResolver
 from ferry.errors import ConfigError, FerryError
+from ferry.image.reference import ImageReference
 from ferry.registry.cache import MetadataCache
-from ferry.update.current import SourceType, current_image, source_type, write_target_path
+from ferry.sync.render import Tools
+from ferry.update.current import CurrentImage, SourceType, current_image, source_type, write_target_path
 from ferry.update.detect import detect_image
 from ferry.update.edits import build_edit
-from ferry.update.message import ImageChange, render_template
+from ferry.update.effect import check_effect, rendered_images
+from ferry.update.message import ImageChange, render_branch_name, render_template
 from ferry.update.registries import RegistryPool
 from ferry.update.repos import RepoPool
-from ferry.vcs.writeback import CommitAuthor, PlannedCommit, write_back
+from ferry.vcs.writeback import CommitAuthor, FileEdit, PlannedCommit, write_back
 
 log = logging.getLogger("ferry.updater")
 
@@ -71,6 +79,16 @@ class AppOutcome:
     commit: str | None = None
     error: str | None = None
 
+    @property
+    def warnings(self) -> tuple[str, ...]:
+        """One line per image change whose write-back changes nothing the app renders."""
+        return tuple(
+            f"{c.new_ref}: the write-back changes nothing {self.app} renders "
+            "(no manifest reads the values the annotations name)"
+            for c in self.changes
+            if c.renders_unchanged
+        )
+
     def as_dict(self) -> dict[str, object]:
         return {
             "app": self.app,
@@ -80,8 +98,15 @@ class AppOutcome:
             "target": self.target,
             "commit": self.commit,
             "error": self.error,
+            "warnings": list(self.warnings),
             "changes": [
-                {"alias": c.alias, "image": c.image, "old_tag": c.old_tag, "new_tag": c.new_tag}
+                {
+                    "alias": c.alias,
+                    "image": c.image,
+                    "old_tag": c.old_tag,
+                    "new_tag": c.new_tag,
+                    "renders_unchanged": c.renders_unchanged,
+                }
                 for c in self.changes
             ],
         }
@@ -154,6 +179,7 @@ class Updater:
     config: FerryConfig
     resolver: CredentialResolver = field(default_factory=CredentialResolver)
     refresh: bool = False
+    tools: Tools | None = None  # helm and kustomize for the effect check (found on the machine when None)
 
     def __post_init__(self) -> None:
         if self.resolver.base_dir == Path("."):
@@ -200,29 +226,83 @@ class Updater:
             raise ConfigError("only Helm and Kustomize applications can be updated", application=app.name)
         target = write_target_path(app, settings, view)
         changed: list[tuple[ImageSettings, ImageChange]] = []
+        # Images already current are written too, as Image Updater writes every live image's
+        # parameters once it writes any (gitops-demo a3d65e3 keeps echoWebServer at v1.0).
+        written: list[tuple[ImageSettings, ImageChange]] = []
+        rendered: list[tuple[ImageReference, ...]] = []
         for image in settings.images:
             try:
                 current = current_image(app, view, image, kind, target, wb.target_kind)
+                if current.tag is None and kind is SourceType.HELM:
+                    current = self._rendered_current(app, view.revision, image, rendered) or current
                 change = detect_image(self.registries, image, current, kind=kind, refresh=self.refresh)
             except ConfigError as exc:
                 raise exc.located(application=app.name, source=app.source_file) from exc
             if change is not None:
                 changed.append((image, change))
+                written.append((image, change))
+            elif current.tag is not None:
+                written.append((image, ImageChange(image.alias, image.image.name, current.tag, current.tag)))
+        if changed:
+            changed = self._mark_without_effect(
+                app, view.revision, wb.target_kind, kind, target, changed, written
+            )
+        if self.config.commit.skip_without_effect:
+            changed = [(i, c) for i, c in changed if not c.renders_unchanged]
         if not changed:
             return AppPlan(app.name, wb.repository, base, None, target, (), None, wb.credentials)
         changes = [c for _, c in changed]
+        kept = {i for i, _ in changed}
+        written = [(i, c) for i, c in written if i in kept or c.old_tag == c.new_tag]
         message = render_template(
             self.config.commit.message or DEFAULT_COMMIT_MESSAGE, app_name=app.name, changes=changes
         )
         commit = PlannedCommit(
-            key=app.name, message=message, edits=(build_edit(app, wb.target_kind, kind, target, changed),)
+            key=app.name, message=message, edits=(build_edit(app, wb.target_kind, kind, target, written),)
         )
-        write_branch = (
-            render_template(wb.write_branch, app_name=app.name, changes=changes) if wb.write_branch else None
-        )
+        write_branch = None
+        if wb.write_branch:
+            write_branch = render_branch_name(wb.write_branch, app_name=app.name, changes=changes)
         return AppPlan(
             app.name, wb.repository, base, write_branch, target, tuple(changes), commit, wb.credentials
         )
+
+    def _rendered_current(
+        self, app: Application, base: str, image: ImageSettings, cache: list[tuple[ImageReference, ...]]
+    ) -> CurrentImage | None:
+        """The image as the app renders it, when no value in the repo names its tag (rendered once)."""
+        if not cache:
+            cache.append(rendered_images(app, self.repos.clone(app.source.repo_url), base, self.tools))
+        for ref in cache[0]:
+            if ref.same_image(image.image) and ref.tag:
+                tag = ref.tag + (f"@{ref.digest}" if ref.digest else "")
+                log.debug("image %s: current tag %s read from the rendered manifests", image.label, tag)
+                return CurrentImage(ref.name, tag)
+        return None
+
+    def _mark_without_effect(
+        self,
+        app: Application,
+        base: str,
+        target_kind: TargetKind,
+        kind: SourceType,
+        target: str,
+        changed: list[tuple[ImageSettings, ImageChange]],
+        written: list[tuple[ImageSettings, ImageChange]],
+    ) -> list[tuple[ImageSettings, ImageChange]]:
+        """``changed`` with each change that leaves the rendered manifests as they were marked."""
+        moving = {i for i, _ in changed}
+        unchanged = [(i, c) for i, c in written if i not in moving]
+        settings_of = {c: i for i, c in changed}
+
+        def edit_for(subset: Sequence[ImageChange]) -> FileEdit:
+            pairs = [*((settings_of[c], c) for c in subset), *unchanged]
+            return build_edit(app, target_kind, kind, target, pairs)
+
+        clone = self.repos.clone(app.source.repo_url)
+        check = check_effect(app, clone, base, [c for _, c in changed], edit_for, self.tools)
+        flagged = set(check.without_effect)
+        return [(i, replace(c, renders_unchanged=True) if c in flagged else c) for i, c in changed]
 
     # -- write-back ------------------------------------------------------------------------------
     def write_group(self, group: WriteGroup, *, dry_run: bool = False) -> list[AppOutcome]:

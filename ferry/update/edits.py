@@ -52,6 +52,32 @@ def values_assignments(changed: Sequence[tuple[ImageSettings, ImageChange]]) -> 
     return out
 
 
+def _has_registry(name: str) -> bool:
+    # Image Updater's HasRegistryPrefix: a first path component with a dot is a registry host.
+    first, slash, _ = name.partition("/")
+    return bool(slash) and "." in first
+
+
+def short_forms(
+    existing: bytes | None, assignments: Sequence[tuple[str, str]], name_paths: set[str], source: str
+) -> list[tuple[str, str]]:
+    """Keep a values file's short image names: ``bitnami/nginx`` stays short when the new name is
+    ``docker.io/bitnami/nginx``, as Image Updater writes it.
+
+    >>> short_forms(b"image:\\n  name: bitnami/nginx\\n", [("image.name", "docker.io/bitnami/nginx")],
+    ...             {"image.name"}, "values.yaml")
+    [('image.name', 'bitnami/nginx')]
+    """
+    out = []
+    for path, value in assignments:
+        if path in name_paths and existing and _has_registry(value):
+            old = helmvalues.get_helm_value(existing, path, source=source)
+            if old and not _has_registry(old):
+                value = value.split("/", 1)[1]
+        out.append((path, value))
+    return out
+
+
 def kustomize_override_images(changed: Sequence[tuple[ImageSettings, ImageChange]]) -> list[str]:
     """``[<kustomize.image-name>=]<image>:<tag>`` entries, as Image Updater's SetKustomizeImage writes."""
     out = []
@@ -107,8 +133,12 @@ def build_edit(
         )
     if target_kind is TargetKind.HELM_VALUES:
         assignments = values_assignments(changed)
+        names = {p for image, _ in changed if (p := image.helm_image_name)}
         return FileEdit(
-            target, lambda old: helmvalues.set_helm_values(old or b"", assignments, source=target)
+            target,
+            lambda old: helmvalues.set_helm_values(
+                old or b"", short_forms(old, assignments, names, target), source=target
+            ),
         )
     entries = kustomization_images(changed)
     return FileEdit(

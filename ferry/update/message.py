@@ -1,11 +1,15 @@
 """Commit messages and branch names from Image Updater's Go-template syntax.
 
-Teams moving from Image Updater keep their ``git.commit-message-template``, so
-Ferry understands the subset of ``text/template`` those templates use:
-``{{ .AppName }}``, ``{{ .SHA256 }}``, ``{{ range .AppChanges }}…{{ end }}``
-with ``.Image``, ``.OldTag`` and ``.NewTag`` inside, and the ``{{-``/``-}}``
+Teams moving from Image Updater keep their ``git.commit-message-template`` and
+``git-branch`` templates, so Ferry understands the subset of ``text/template``
+those use: ``{{ .AppName }}``, ``{{ .SHA256 }}``, ``{{ range .AppChanges }}``
+(``.Image``, ``.OldTag``, ``.NewTag``) and ``{{ range .Images }}`` (``.Name``,
+``.Alias``, ``.OldTag``, ``.NewTag``) up to ``{{ end }}``, and the ``{{-``/``-}}``
 whitespace trimming markers. Anything else is a :class:`ConfigError`, so a
 typo shows at once rather than in a commit.
+
+Image names in messages and branch names are Image Updater's ``ImageName``: the
+registry host left out (``cidemo/echo-server``), as its commits read.
 """
 
 from __future__ import annotations
@@ -16,6 +20,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from ferry.errors import ConfigError
+from ferry.writeback._identifier import parse_identifier
 
 _ACTION = re.compile(r"\{\{(-?)\s*(.*?)\s*(-?)\}\}", re.DOTALL)
 
@@ -28,6 +33,7 @@ class ImageChange:
     image: str  # the image name without tag, as written in the image-list
     old_tag: str | None
     new_tag: str
+    renders_unchanged: bool = False  # the write-back changes nothing the app renders (ferry.update.effect)
 
     @property
     def old_ref(self) -> str:
@@ -37,11 +43,28 @@ class ImageChange:
     def new_ref(self) -> str:
         return f"{self.image}:{self.new_tag}"
 
+    @property
+    def name(self) -> str:
+        """Image Updater's ``ImageName``: the image without its registry host (``cidemo/echo-server``)."""
+        return parse_identifier(self.image).name
+
+
+MAX_BRANCH_LENGTH = 255
+
 
 def changes_digest(changes: Sequence[ImageChange]) -> str:
-    """A stable hash of a change list, for ``{{ .SHA256 }}`` in branch names."""
-    text = "\n".join(f"{c.image}:{c.old_tag or ''}:{c.new_tag}" for c in changes)
+    """``{{ .SHA256 }}``: the hash Image Updater takes over ``<name>-<old>-<new>,`` per change.
+
+    >>> changes_digest([ImageChange(None, "foo/bar", "1.0", "1.1")])
+    '0fcc2782543e4bb067c174c21bf44eb947f3e55c0d62c403e359c1c209cbd041'
+    """
+    text = "".join(f"{c.name}-{c.old_tag or ''}-{c.new_tag}," for c in changes)
     return hashlib.sha256(text.encode()).hexdigest()
+
+
+def render_branch_name(template: str, *, app_name: str, changes: Sequence[ImageChange]) -> str:
+    """A write-branch name; cut to 255 characters as Image Updater cuts it."""
+    return render_template(template, app_name=app_name, changes=changes)[:MAX_BRANCH_LENGTH]
 
 
 def _tokens(template: str) -> list[tuple[str, str]]:
@@ -91,7 +114,7 @@ def render_template(template: str, *, app_name: str, changes: Sequence[ImageChan
             continue
         if kind == "text":
             out.append(value)
-        elif value == "range .AppChanges":
+        elif value in _RANGES:
             body = []
         elif value in fields:
             out.append(fields[value])
@@ -102,8 +125,18 @@ def render_template(template: str, *, app_name: str, changes: Sequence[ImageChan
     return "".join(out)
 
 
+_RANGES = ("range .AppChanges", "range .Images")
+
+
 def _render_body(body: list[tuple[str, str]], change: ImageChange, fields: dict[str, str]) -> str:
-    values = {".Image": change.image, ".OldTag": change.old_tag or "", ".NewTag": change.new_tag, **fields}
+    values = {
+        ".Image": change.name,
+        ".Name": change.name,
+        ".Alias": change.alias or "",
+        ".OldTag": change.old_tag or "",
+        ".NewTag": change.new_tag,
+        **fields,
+    }
     parts: list[str] = []
     for kind, value in body:
         if kind == "text":

@@ -8,7 +8,8 @@ credential environment of :func:`ferry.vcs.credentials.git_environment`.
 from __future__ import annotations
 
 import os
-from collections.abc import Sequence
+import tempfile
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -238,6 +239,31 @@ class WorkingClone:
             )
             return self.head_sha()
         return None
+
+    def commit_tree(self, base: str, files: Mapping[str, bytes], message: str = "ferry: preview") -> str:
+        """A commit of ``base`` with ``files`` replaced, reachable from no branch; return its SHA.
+
+        Work tree, index and branches stay as they are (a scratch index is used), so a
+        planned edit can be rendered before it is committed for real.
+        """
+        sha = self.resolve(base)
+        with tempfile.TemporaryDirectory(prefix="ferry-index-") as scratch:
+            env = {**BASE_ENV, "GIT_INDEX_FILE": str(Path(scratch) / "index")}
+            self._git("read-tree", sha, env=env)
+            for index, (path, data) in enumerate(files.items()):
+                staged = Path(scratch) / f"blob-{index}"
+                staged.write_bytes(data)
+                blob = self._git("hash-object", "-w", "--no-filters", str(staged), env=env).strip()
+                entry = f"100644,{blob},{normalize_repo_path(path)}"
+                self._git("update-index", "--add", "--cacheinfo", entry, env=env)
+            tree = self._git("write-tree", env=env).strip()
+            identity = {
+                "GIT_AUTHOR_NAME": "ferry",
+                "GIT_AUTHOR_EMAIL": "ferry@localhost",
+                "GIT_COMMITTER_NAME": "ferry",
+                "GIT_COMMITTER_EMAIL": "ferry@localhost",
+            }
+            return self._git("commit-tree", tree, "-p", sha, "-m", message, env={**env, **identity}).strip()
 
     def read(self, path: str, revision: str | None = None) -> bytes | None:
         """The bytes of ``path`` in the work tree (or at ``revision``); None when it does not exist.

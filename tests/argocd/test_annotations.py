@@ -96,7 +96,12 @@ def test_no_image_list_means_not_managed() -> None:
             lambda s: s.write_back.credentials is None,
         ),
         (
-            {"image-list": "a=r.io/x", "write-back-target": "helmvalues:values-dev.yaml"},
+            {
+                "image-list": "a=r.io/x",
+                "write-back-target": "helmvalues:values-dev.yaml",
+                "a.helm.image-name": "image.repository",
+                "a.helm.image-tag": "image.tag",
+            },
             lambda s: s.write_back.target_kind is TargetKind.HELM_VALUES,
         ),
         (
@@ -152,7 +157,7 @@ def test_annotation_table(annotations: dict[str, str], check: Any) -> None:
         ({"image-list": "a=r.io/x", "a.allow-tags": "glob:*"}, "a.allow-tags", "glob:*"),
         ({"image-list": "a=r.io/x:>=1.2 <<2"}, "image-list", ">=1.2 <<2"),
         ({"image-list": "a=r.io/X Y"}, "image-list", "X Y"),
-        ({"image-list": "a1=r.io/x"}, "image-list", "a1"),
+        ({"image-list": "a_1=r.io/x"}, "image-list", "a_1"),
         ({"image-list": "a=r.io/x", "write-back-method": "argocd"}, "write-back-method", "Argo CD API"),
         ({"image-list": "a=r.io/x", "write-back-method": "svn"}, "write-back-method", "svn"),
         ({"image-list": "a=r.io/x", "write-back-target": "values.yaml"}, "write-back-target", "values.yaml"),
@@ -167,7 +172,7 @@ def test_annotation_table(annotations: dict[str, str], check: Any) -> None:
         "unknown-allow-prefix",
         "invalid-constraint",
         "malformed-image",
-        "alias-not-letters",
+        "alias-with-underscore",
         "argocd-method-explained",
         "unknown-method",
         "unknown-target",
@@ -186,3 +191,43 @@ def test_bad_annotations_name_application_and_annotation(
     assert "application 'app'" in text
     assert PREFIX + key in text
     assert fragment in text
+
+
+@pytest.mark.parametrize("alias", ["dummy2", "frontend-partners"])
+def test_aliases_hold_digits_and_dashes_as_upstream_accepts(alias: str) -> None:
+    # Image Updater's own tests use both (pkg/argocd/update_test.go).
+    settings = parse_updater_settings(
+        make_app({"image-list": f"{alias}=r.io/x", f"{alias}.update-strategy": "name"})
+    )
+    assert settings is not None
+    assert settings.images[0].alias == alias
+    assert settings.images[0].strategy.value == "alphabetical"
+
+
+@pytest.mark.parametrize(
+    ("missing", "message"),
+    [
+        ("helm.image-tag", "could not find an image-tag annotation"),
+        ("helm.image-name", "could not find an image-name annotation"),
+    ],
+)
+def test_helmvalues_needs_both_value_paths_as_upstream(missing: str, message: str) -> None:
+    # Image Updater v0.18 update_test.go, "Missing annotation image-tag (and image-name) for helmvalues
+    # write-back-target".
+    annotations = {
+        "image-list": "nginx=nginx",
+        "write-back-method": "git",
+        "write-back-target": "helmvalues:./test-values.yaml",
+        "nginx.helm.image-name": "image.name",
+        "nginx.helm.image-tag": "image.tag",
+    }
+    del annotations[f"nginx.{missing}"]
+    with pytest.raises(ConfigError, match=message) as caught:
+        parse_updater_settings(make_app(annotations))
+    assert f"{PREFIX}nginx.{missing}" in str(caught.value)
+    annotations[f"nginx.{missing}"] = "image.x"
+    annotations["write-back-target"] = ""
+    del annotations[f"nginx.{missing}"]
+    assert parse_updater_settings(make_app(annotations)) is not None, (
+        "the .argocd-source target keeps defaults"
+    )

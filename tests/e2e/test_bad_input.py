@@ -26,7 +26,14 @@ BROKEN = {
         ">=1.2 <<2",
     ),
     "bad-image": ({P + "image-list": "echoserver={host}/cidemo/Echo_Server"}, "Echo_Server"),
-    "missing-helm-path": ({P + "echoserver.helm.image-tag": "image.nope.tag"}, "image.nope.tag"),
+    # Neither a value in the repo nor a rendered container names this image's tag.
+    "missing-helm-path": (
+        {
+            P + "image-list": "echoserver={host}/cidemo/not-deployed",
+            P + "echoserver.helm.image-tag": "image.nope.tag",
+        },
+        "image.nope.tag",
+    ),
 }
 
 

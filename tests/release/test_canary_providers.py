@@ -11,6 +11,7 @@ from ferry.errors import ClusterError
 from ferry.release.canary import (
     ARGO_API,
     KRUISE_API,
+    KRUISE_V1ALPHA1,
     TRACK_LABEL,
     ArgoRollout,
     KruiseRollout,
@@ -104,6 +105,37 @@ def test_kruise_approve_patches_status_to_step_ready_only_from_step_paused(stagi
         {"phase": "Healthy", "canaryStatus": {"currentStepIndex": 3, "currentStepState": "Completed"}},
     )
     assert rollout.next_pause(timeout=5) is None
+
+
+def test_kruise_v1alpha1_rollout_is_driven_in_its_own_version(staging: KubeCluster) -> None:
+    """The seed chart's Rollout is rollouts.kruise.io/v1alpha1; the sandbox serves it beside v1beta1."""
+    ns = fresh_namespace(staging, "kruise-alpha")
+    body = {
+        "apiVersion": KRUISE_V1ALPHA1,
+        "kind": "Rollout",
+        "metadata": {"name": "rollouts-demo", "namespace": ns},
+        "spec": {
+            "objectRef": {"workloadRef": {"apiVersion": "apps/v1", "kind": "Deployment", "name": "echo"}},
+            "strategy": {
+                "canary": {"steps": [{"replicas": "20%", "weight": 20}, {"replicas": "60%", "weight": 60}]}
+            },
+        },
+    }
+    staging.apply(body)
+    paused = {
+        "phase": "Progressing",
+        "canaryStatus": {"currentStepIndex": 1, "currentStepState": "StepPaused"},
+    }
+    set_status(staging, KRUISE_V1ALPHA1, "Rollout", "rollouts-demo", ns, paused)
+    rollout = KruiseRollout(staging, ns, "rollouts-demo", poll_interval=0.1, api_version=KRUISE_V1ALPHA1)
+    step = rollout.next_pause(timeout=5)
+    assert step == CanaryStep(1, 2, 20, 20)
+    rollout.approve(step)
+    for version in (KRUISE_V1ALPHA1, KRUISE_API):
+        live = staging.get(version, "Rollout", "rollouts-demo", ns)
+        assert live is not None and live["apiVersion"] == version
+        assert live["status"]["canaryStatus"]["currentStepState"] == "StepReady"
+        assert live["spec"]["objectRef"]["workloadRef"]["name"] == "echo", "fields survive either version"
 
 
 def argo_rollout(name: str, ns: str, paused: bool = False) -> dict[str, Any]:

@@ -107,6 +107,17 @@ def test_kruise_paused_step(status: dict[str, Any], step: CanaryStep | None) -> 
     assert KruiseRollout.paused_step(rollout) == step
 
 
+def test_kruise_v1alpha1_steps_read_weight_as_traffic() -> None:
+    # The seed chart's rollouts.kruise.io/v1alpha1 Rollout: `weight` where v1beta1 has `traffic`.
+    steps = [{"replicas": "20%", "weight": 20}, {"replicas": "40%", "weight": 40, "pause": {"duration": 60}}]
+    rollout = {
+        "apiVersion": "rollouts.kruise.io/v1alpha1",
+        "spec": {"objectRef": {"workloadRef": {"name": "web"}}, "strategy": {"canary": {"steps": steps}}},
+        "status": {"canaryStatus": {"currentStepIndex": 2, "currentStepState": "StepPaused"}},
+    }
+    assert KruiseRollout.paused_step(rollout) == CanaryStep(2, 2, 40, 40)
+
+
 @given(total=st.integers(1, 500), percent=st.integers(1, 100))
 def test_canary_replicas_are_at_least_one_and_at_most_all(total: int, percent: int) -> None:
     replicas = canary_replicas(total, percent)
@@ -292,3 +303,22 @@ def test_http_check_retries_then_reports_the_failure() -> None:
         assert run_check(body).passed
         wrong = ValidationCheck(name="body", http={"url": url, "expect_body": "v4"}, retries=0)
         assert "does not contain 'v4'" in run_check(wrong).detail
+
+
+def test_dev_gate_warns_of_a_write_back_that_changes_nothing() -> None:
+    event_images = [
+        {"alias": "echoserver", "image": "r.io/cidemo/echo-server", "old_tag": "v1.0", "new_tag": "v2.1"},
+        {
+            "alias": "webserver",
+            "image": "r.io/cidemo/echo-web-server",
+            "old_tag": "v1.0",
+            "new_tag": "v2.1",
+            "renders_unchanged": True,
+        },
+    ]
+    moves = [ImageMove.from_event(i) for i in event_images]
+    text = dev_verified_question("echo", "app-helm-dev", "abc123", moves, []).description
+    assert "`r.io/cidemo/echo-web-server:v2.1`: the write-back changes nothing that renders" in text
+    assert "echo-server:v2.1`: the write-back" not in text
+    quiet = dev_verified_question("echo", "app-helm-dev", "abc123", moves[:1], []).description
+    assert "changes nothing" not in quiet

@@ -107,15 +107,15 @@ def test_components_listen_on_their_own_loopback_ports(
 
 
 @pytest.mark.parametrize(
-    ("crd", "group", "version"),
+    ("crd", "group", "versions", "stored"),
     [
-        (kruise_rollout_crd(), "rollouts.kruise.io", "v1beta1"),
-        (argo_rollout_crd(), "argoproj.io", "v1alpha1"),
+        (kruise_rollout_crd(), "rollouts.kruise.io", ["v1alpha1", "v1beta1"], "v1beta1"),
+        (argo_rollout_crd(), "argoproj.io", ["v1alpha1"], "v1alpha1"),
     ],
     ids=["kruise rollout", "argo rollout"],
 )
-def test_rollout_crds_serve_the_version_with_a_status_subresource(
-    crd: dict[str, object], group: str, version: str
+def test_rollout_crds_serve_their_versions_with_a_status_subresource(
+    crd: dict[str, object], group: str, versions: list[str], stored: str
 ) -> None:
     spec = crd["spec"]
     assert isinstance(spec, dict)
@@ -124,10 +124,13 @@ def test_rollout_crds_serve_the_version_with_a_status_subresource(
         "name": f"rollouts.{group}",
         "labels": {"app.kubernetes.io/managed-by": "ferry-sandbox"},
     }
-    (served,) = spec["versions"]
-    assert served["name"] == version and served["served"] and served["storage"]
-    assert "status" in served["subresources"]
-    assert served["schema"]["openAPIV3Schema"]["properties"]["spec"]["x-kubernetes-preserve-unknown-fields"]
+    assert [v["name"] for v in spec["versions"]] == versions
+    assert [v["name"] for v in spec["versions"] if v["storage"]] == [stored], "exactly one storage version"
+    for served in spec["versions"]:
+        assert served["served"]
+        assert "status" in served["subresources"]
+        properties = served["schema"]["openAPIV3Schema"]["properties"]
+        assert properties["spec"]["x-kubernetes-preserve-unknown-fields"]
 
 
 @pytest.mark.parametrize(

@@ -25,16 +25,23 @@ ClientFactory = Callable[[str], k8s_client.ApiClient]
             "rollouts.kruise.io/v1beta1",
             {"workloadRef": {"apiVersion": "apps/v1", "kind": "Deployment", "name": "web"}},
         ),
+        (
+            "rollouts.kruise.io/v1alpha1",
+            {
+                "objectRef": {"workloadRef": {"apiVersion": "apps/v1", "kind": "Deployment", "name": "web"}},
+                "strategy": {"canary": {"steps": [{"replicas": "20%", "weight": 20}]}},
+            },
+        ),
         ("argoproj.io/v1alpha1", {"replicas": 2, "strategy": {"canary": {"steps": [{"setWeight": 20}]}}}),
     ],
-    ids=["kruise Rollout v1beta1", "argo Rollout v1alpha1"],
+    ids=["kruise Rollout v1beta1", "kruise Rollout v1alpha1", "argo Rollout v1alpha1"],
 )
 def test_rollout_crd_has_status_subresource_and_generation(
     kube_client: ClientFactory, api_version: str, spec: dict[str, Any]
 ) -> None:
     dynamic = DynamicClient(kube_client("staging"))
     rollouts = dynamic.resources.get(api_version=api_version, kind="Rollout")
-    name = "web-" + api_version.split(".")[0].split("/")[0]
+    name = "web-" + api_version.replace(".", "-").replace("/", "-")
     body = {
         "apiVersion": api_version,
         "kind": "Rollout",

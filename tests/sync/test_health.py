@@ -169,7 +169,7 @@ CASES: list[tuple[str, dict[str, Any] | None, HealthStatus]] = [
             "apiVersion": "v1",
             "kind": "Pod",
             "metadata": {},
-            "spec": {},
+            "spec": {"restartPolicy": "Always"},
             "status": {"phase": "Running", "conditions": [{"type": "Ready", "status": "True"}]},
         },
         H.HEALTHY,
@@ -180,7 +180,7 @@ CASES: list[tuple[str, dict[str, Any] | None, HealthStatus]] = [
             "apiVersion": "v1",
             "kind": "Pod",
             "metadata": {},
-            "spec": {},
+            "spec": {"restartPolicy": "Always"},
             "status": {
                 "phase": "Running",
                 "containerStatuses": [{"state": {"waiting": {"reason": "CrashLoopBackOff"}}}],
@@ -194,7 +194,7 @@ CASES: list[tuple[str, dict[str, Any] | None, HealthStatus]] = [
             "apiVersion": "v1",
             "kind": "Pod",
             "metadata": {},
-            "spec": {},
+            "spec": {"restartPolicy": "Always"},
             "status": {
                 "phase": "Pending",
                 "containerStatuses": [{"state": {"waiting": {"reason": "ErrImagePull"}}}],
@@ -362,7 +362,11 @@ CASES: list[tuple[str, dict[str, Any] | None, HealthStatus]] = [
             "apiVersion": "argoproj.io/v1alpha1",
             "kind": "Rollout",
             "metadata": {"generation": 1},
-            "status": {"observedGeneration": "1", "abort": True},
+            "status": {
+                "observedGeneration": "1",
+                "abort": True,
+                "conditions": [{"type": "Progressing", "reason": "RolloutAborted", "message": "aborted"}],
+            },
         },
         H.DEGRADED,
     ),
@@ -436,3 +440,94 @@ def test_kinds_without_rules_have_no_health(obj: dict[str, Any]) -> None:
 )
 def test_app_health_is_the_worst(statuses: list[HealthStatus], expected: HealthStatus) -> None:
     assert worst([Health(s) for s in statuses] + [None]).status is expected
+
+
+def _kruise(api: str, status: dict[str, Any] | None) -> dict[str, Any]:
+    obj: dict[str, Any] = {"apiVersion": api, "kind": "Rollout", "metadata": {"name": "r", "generation": 2}}
+    if status is not None:
+        obj["status"] = status
+    return obj
+
+
+# Where Ferry differs from Argo CD on purpose (README, "Health: deliberate differences").
+DIFFERENCES: list[tuple[str, dict[str, Any], HealthStatus, str]] = [
+    (
+        # Argo CD counts any Suspended condition as the end of the Job and calls it Healthy.
+        "job resumed after a suspension is still running",
+        {
+            "apiVersion": "batch/v1",
+            "kind": "Job",
+            "metadata": {},
+            "status": {"active": 1, "conditions": [{"type": "Suspended", "status": "False"}]},
+        },
+        H.PROGRESSING,
+        "",
+    ),
+    (
+        # Argo CD's Lua check indexes the missing canaryStatus and reports the Lua error (Unknown).
+        "kruise rollout that never ran a canary",
+        _kruise(
+            "rollouts.kruise.io/v1alpha1",
+            {"observedGeneration": 2, "phase": "Healthy", "message": "rollout is healthy"},
+        ),
+        H.HEALTHY,
+        "rollout is healthy",
+    ),
+    (
+        "kruise rollout without a status yet",
+        _kruise("rollouts.kruise.io/v1beta1", None),
+        H.PROGRESSING,
+        "Rollout is still progressing",
+    ),
+    (
+        "kruise v1beta1 blue-green step paused",
+        _kruise(
+            "rollouts.kruise.io/v1beta1",
+            {
+                "observedGeneration": 2,
+                "phase": "Progressing",
+                "blueGreenStatus": {"currentStepState": "StepPaused"},
+            },
+        ),
+        H.SUSPENDED,
+        "Rollout is Paused need manual intervention",
+    ),
+]
+
+
+@pytest.mark.parametrize(
+    ("obj", "status", "message"), [c[1:] for c in DIFFERENCES], ids=[c[0] for c in DIFFERENCES]
+)
+def test_deliberate_differences(obj: dict[str, Any], status: HealthStatus, message: str) -> None:
+    health = resource_health(obj)
+    assert health is not None
+    assert (health.status, health.message) == (status, message)
+
+
+@pytest.mark.parametrize("api", ["rollouts.kruise.io/v1alpha1", "rollouts.kruise.io/v1beta1"])
+def test_kruise_versions_read_alike(api: str) -> None:
+    paused = {
+        "observedGeneration": 2,
+        "phase": "Progressing",
+        "canaryStatus": {"currentStepState": "StepPaused"},
+    }
+    disabled = {**paused, "phase": "Disabled"}
+    assert resource_health(_kruise(api, paused)) == Health(
+        H.SUSPENDED, "Rollout is Paused need manual intervention"
+    )
+    assert resource_health(_kruise(api, disabled)) == Health(H.DEGRADED, "Rollout is Disabled or Terminating")
+
+
+def test_a_hook_finalizer_keeps_a_deleted_object_assessed() -> None:
+    job = {
+        "apiVersion": "batch/v1",
+        "kind": "Job",
+        "metadata": {
+            "deletionTimestamp": "2024-01-01T00:00:00Z",
+            "finalizers": ["argocd.argoproj.io/hook-finalizer"],
+        },
+        "status": {"conditions": [{"type": "Complete", "status": "True"}]},
+    }
+    assert resource_health(job) == Health(H.HEALTHY)
+    job["metadata"]["finalizers"] = []
+    assert resource_health(job) == Health(H.PROGRESSING, "Pending deletion")
