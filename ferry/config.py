@@ -16,6 +16,7 @@ from typing import Any
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from ferry import safeyaml
 from ferry.ci.rules import BuildRule
 from ferry.errors import ConfigError
 from ferry.release.settings import ReleaseConfig
@@ -223,7 +224,7 @@ def parse_config(data: dict[str, Any], *, source: str, base_dir: Path) -> FerryC
 def load_config(path: Path) -> FerryConfig:
     """Read and validate ``ferry.yaml``; errors name the file and the key."""
     try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+        data = safeyaml.load(path.read_bytes(), source=str(path)) or {}
     except (OSError, yaml.YAMLError) as exc:
         raise ConfigError(f"cannot read config: {exc}", source=str(path)) from exc
     if not isinstance(data, dict):

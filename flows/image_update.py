@@ -8,6 +8,7 @@ from typing import Any
 from prefect import flow, get_run_logger
 from prefect.artifacts import create_table_artifact
 from prefect.events import emit_event
+from prefect.events.worker import EventsWorker
 from prefect.states import Completed, Failed, State
 
 from blocks.loader import load_block_secret
@@ -49,6 +50,22 @@ def emit_image_updated(outcome: AppOutcome) -> None:
             ],
         },
     )
+
+
+def announce_pushed(outcomes: list[AppOutcome]) -> list[AppOutcome]:
+    """Emit ``ferry.image.updated`` for each commit a write-back just pushed, and flush it.
+
+    Called right after each repository's push, not at the end of the run: a run that
+    dies later (another repository's push hanging, the worker killed) must not leave a
+    pushed commit unannounced, because a re-run finds that repository up to date and
+    would never announce it.
+    """
+    pushed = [o for o in outcomes if o.status is UpdateStatus.UPDATED]
+    for outcome in pushed:
+        emit_image_updated(outcome)
+    if pushed:
+        EventsWorker.instance().wait_until_empty()
+    return outcomes
 
 
 def changes_table(report: CycleReport) -> list[dict[str, Any]]:
@@ -93,7 +110,7 @@ def image_update(
             apps or None,
             dry_run=dry_run,
             plan_step=lambda app: detect_updates(updater, app),
-            write_step=lambda group: write_back(updater, group, dry_run),
+            write_step=lambda group: announce_pushed(write_back(updater, group, dry_run)),
         )
     create_table_artifact(
         key="image-updates",
@@ -103,8 +120,6 @@ def image_update(
     for outcome in report.outcomes:
         for warning in outcome.warnings:
             get_run_logger().warning("%s: %s", outcome.app, warning)
-        if outcome.status is UpdateStatus.UPDATED:
-            emit_image_updated(outcome)
     result = [o.as_dict() for o in report.outcomes]
     if report.errors:
         failed = ", ".join(o.app for o in report.outcomes if o.status is UpdateStatus.ERROR)

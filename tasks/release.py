@@ -13,6 +13,7 @@ from prefect import task
 from prefect.cache_policies import NO_CACHE
 from prefect.context import TaskRunContext
 
+from blocks.results import private_results
 from ferry.release import pipeline, validation
 from ferry.release.canary import CanaryProvider
 from ferry.release.gates import CanaryStep, CheckResult
@@ -52,6 +53,7 @@ def diff_env(engine: SyncEngine, app: str) -> AppDiff:
     return engine.diff(app)
 
 
+@private_results
 @task(
     name="sync-env",
     cache_key_fn=once_per_run,
@@ -62,8 +64,11 @@ def diff_env(engine: SyncEngine, app: str) -> AppDiff:
 def sync_env(
     engine: SyncEngine, app: str, revision: str, initiator: Initiator, wait_timeout: float | None
 ) -> SyncResult:
-    """Sync ``app`` to exactly the ``revision`` the gate showed; once per run."""
-    return engine.sync(app, revision=revision, initiator=initiator, wait_timeout=wait_timeout)
+    """Sync ``app`` to exactly the ``revision`` the gate showed; once per run.
+
+    The persisted result is slim: no desired or live object (a Secret's data) is stored.
+    """
+    return engine.sync(app, revision=revision, initiator=initiator, wait_timeout=wait_timeout).slim()
 
 
 @task(
@@ -74,7 +79,13 @@ def canary_wait(provider: CanaryProvider, app: str, timeout: float) -> CanarySte
     return provider.next_pause(timeout)
 
 
-@task(name="canary-approve", cache_key_fn=once_per_run, persist_result=True, **RETRYING)
+@private_results
+@task(
+    name="canary-approve",
+    cache_key_fn=once_per_run,
+    persist_result=True,
+    **RETRYING,
+)
 def canary_approve(provider: CanaryProvider, app: str, step: CanaryStep) -> None:
     """Approve one step; once per run and step."""
     provider.approve(step)
@@ -98,7 +109,13 @@ def release_app_hold(engine: SyncEngine, app: str) -> bool:
     return get_hold(engine, app) is not None and release_hold(engine, app)
 
 
-@task(name="quick-rollback", cache_key_fn=once_per_run, persist_result=True, **RETRYING)
+@private_results
+@task(
+    name="quick-rollback",
+    cache_key_fn=once_per_run,
+    persist_result=True,
+    **RETRYING,
+)
 def quick_rollback_task(
     engine: SyncEngine, app: str, history_id: int | None, initiator: Initiator, wait_timeout: float | None
 ) -> RollbackResult:
@@ -106,7 +123,13 @@ def quick_rollback_task(
     return quick_rollback(engine, app, history_id, initiator=initiator, wait_timeout=wait_timeout)
 
 
-@task(name="git-revert-rollback", cache_key_fn=once_per_run, persist_result=True, **RETRYING)
+@private_results
+@task(
+    name="git-revert-rollback",
+    cache_key_fn=once_per_run,
+    persist_result=True,
+    **RETRYING,
+)
 def git_revert_task(
     engine: SyncEngine, app: str, history_id: int | None, initiator: Initiator
 ) -> RollbackResult:

@@ -18,6 +18,7 @@ from typing import Any
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from ferry import safeyaml
 from ferry.errors import ConfigError
 
 log = logging.getLogger(__name__)
@@ -180,9 +181,8 @@ def parse_application(document: dict[str, Any], *, source: str) -> Application:
 
 def _documents(path: Path) -> Iterable[tuple[int, Any]]:
     try:
-        text = path.read_text(encoding="utf-8")
-        docs = list(yaml.safe_load_all(text))
-    except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:
+        docs = safeyaml.load_all(path.read_bytes(), source=str(path))
+    except (OSError, yaml.YAMLError) as exc:
         raise ConfigError(f"cannot read YAML: {exc}", source=str(path)) from exc
     return enumerate(docs)
 

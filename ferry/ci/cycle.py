@@ -18,6 +18,7 @@ from datetime import UTC, datetime
 from enum import StrEnum
 from pathlib import Path
 from types import TracebackType
+from typing import IO
 
 from ferry.ci.builder import BuildRequest, BuiltImage, ImageBuilder
 from ferry.ci.detect import (
@@ -106,6 +107,20 @@ class CycleResult:
     def failed(self) -> int:
         """How many candidates failed."""
         return sum(1 for o in self.outcomes if o.status is BuildStatus.failed)
+
+
+def _extract(archive: IO[bytes], target: Path, rule: BuildRule, what: str) -> None:
+    """Unpack a ``git archive`` tar with the ``data`` filter; what it refuses is this rule's error."""
+    with tarfile.open(fileobj=archive) as tar:
+        try:
+            tar.extractall(target, filter="data")
+        except tarfile.FilterError as exc:  # an absolute or climbing symlink, a device file...
+            raise ConfigError(
+                f"{what} holds {exc.tarinfo.name!r}, which points outside the source tree "
+                "(a symlink, a hard link or a special file); refusing to build it",
+                source=scrub(rule.repo),
+                key=f"builds.{rule.name}",
+            ) from None
 
 
 def rfc3339_now() -> str:
@@ -202,8 +217,7 @@ class CiBuilder:
                             f"git archive {sha[:12]} failed: {done.stderr.decode(errors='replace')}"
                         )
                     archive.seek(0)
-                    with tarfile.open(fileobj=archive) as tar:
-                        tar.extractall(target, filter="data")
+                    _extract(archive, target, rule, f"{candidate.short_ref} ({sha[:12]})")
         except BaseException:
             shutil.rmtree(target, ignore_errors=True)
             raise

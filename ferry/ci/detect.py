@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import logging
 import os
-import subprocess
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,6 +21,7 @@ from ferry.ci.template import render_tag
 from ferry.errors import AuthenticationError, GitError, GitUnavailable, NotFoundError
 from ferry.registry.client import RegistryClient
 from ferry.vcs.credentials import GitCredentials, git_environment, reject_secret_in_url, scrub
+from ferry.vcs.process import run_git
 
 __all__ = ["REVISION_LABEL", "BuildCandidate", "already_built", "ls_remote", "match_refs"]
 
@@ -75,17 +75,15 @@ def ls_remote(
     reject_secret_in_url(url)
     kind = "--tags" if ref_type is RefType.tag else "--heads"
     with git_environment(url, credentials, known_hosts=known_hosts) as env:
-        try:
-            done = subprocess.run(
-                ["git", "ls-remote", kind, "--", url],
-                capture_output=True,
-                text=True,
-                timeout=timeout,
-                check=False,
-                env={**_base_env(), **env},
-            )
-        except subprocess.TimeoutExpired:
-            raise GitUnavailable(f"git ls-remote {scrub(url)} timed out after {timeout:.0f}s") from None
+        # run_git kills the whole process group at the deadline: the http/ssh helper too.
+        done = run_git(
+            ["ls-remote", kind, "--", url],
+            cwd=Path("/"),  # outside any repository, whose config git would read
+            env={**_base_env(), **env},
+            timeout=timeout,
+            action=f"git ls-remote {url}",
+            credentials=credentials,
+        )
     if done.returncode != 0:
         raise _ls_remote_error(url, done.stderr, credentials)
     return parse_ls_remote(done.stdout)

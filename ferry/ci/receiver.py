@@ -6,9 +6,15 @@ header. Each accepted POST is parsed by :mod:`ferry.ci.webhooks` and every
 pushed tag goes to the injected emitter.
 
 Answers: 200 with ``{"accepted": n}``; 401 for a missing or wrong token; 400
-for a body that is not a known notification; 413 for a body over the limit;
-503 when the emitter failed, so that Distribution's retry (``threshold``,
-``backoff``) delivers it again. It binds 127.0.0.1 unless told otherwise.
+for a body that is not a known notification, a ``Content-Length`` that is not a
+number, or JSON nested deeper than :data:`MAX_JSON_DEPTH`; 413 for a body over
+the limit; 503 when the emitter failed, so that Distribution's retry
+(``threshold``, ``backoff``) delivers it again. It binds 127.0.0.1 unless told
+otherwise.
+
+It is reachable by anyone who can reach the port, so it holds at most
+``max_connections`` connections at once (more are closed at accept, without a
+thread) and closes a connection that sends nothing for ``idle_timeout`` seconds.
 """
 
 from __future__ import annotations
@@ -20,6 +26,7 @@ import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from types import TracebackType
+from typing import Any
 
 from ferry.ci.events import EventEmitter
 from ferry.ci.webhooks import parse_notification
@@ -29,6 +36,76 @@ __all__ = ["PushReceiver"]
 logger = logging.getLogger(__name__)
 
 MAX_BODY = 1 << 20
+#: Registry notifications nest about five levels, forge webhooks about ten.
+MAX_JSON_DEPTH = 64
+IDLE_TIMEOUT = 5.0
+MAX_CONNECTIONS = 32
+
+
+def json_depth_exceeds(body: bytes, limit: int) -> bool:
+    """True when ``body`` nests ``[``/``{`` deeper than ``limit`` outside strings.
+
+    Python's json module recurses per level and raises ``RecursionError`` (not
+    ``ValueError``) on deep input, so the depth is checked before it parses.
+
+    >>> json_depth_exceeds(b'{"a": [[1]], "s": "[[[[["}', 3), json_depth_exceeds(b"[[[[1]]]]", 3)
+    (False, True)
+    """
+    if body.count(b"[") + body.count(b"{") <= limit:
+        return False
+    depth = 0
+    in_string = escaped = False
+    for byte in body:
+        if in_string:
+            if escaped:
+                escaped = False
+            elif byte == 0x5C:  # backslash
+                escaped = True
+            elif byte == 0x22:  # quote
+                in_string = False
+        elif byte == 0x22:
+            in_string = True
+        elif byte in (0x5B, 0x7B):  # [ {
+            depth += 1
+            if depth > limit:
+                return True
+        elif byte in (0x5D, 0x7D):  # ] }
+            depth -= 1
+    return False
+
+
+class _BoundedServer(ThreadingHTTPServer):
+    """A threading server that serves at most ``limit`` connections at once.
+
+    A connection over the limit is closed right after accept, in the accept loop,
+    so a flood costs a file descriptor for an instant, never a thread.
+    """
+
+    daemon_threads = True
+    # The accept loop refuses fast; a deep backlog keeps a burst from stalling in SYN retries.
+    request_queue_size = 128
+
+    def __init__(self, address: tuple[str, int], handler: type[BaseHTTPRequestHandler], limit: int) -> None:
+        self._slots = threading.BoundedSemaphore(limit)
+        self.refused = 0
+        super().__init__(address, handler)
+
+    def process_request(self, request: Any, client_address: Any) -> None:
+        if not self._slots.acquire(blocking=False):
+            self.refused += 1
+            self.shutdown_request(request)
+            return
+        try:
+            super().process_request(request, client_address)
+        except BaseException:
+            self._slots.release()
+            raise
+
+    def process_request_thread(self, request: Any, client_address: Any) -> None:
+        try:
+            super().process_request_thread(request, client_address)
+        finally:
+            self._slots.release()
 
 
 class PushReceiver:
@@ -40,6 +117,8 @@ class PushReceiver:
         host: the address to bind, 127.0.0.1 by default.
         port: the port; 0 picks a free one (see :attr:`port` after :meth:`start`).
         path: the URL path notifications are posted to.
+        idle_timeout: seconds a connection may stay silent (socket timeout per read/write).
+        max_connections: connections served at once; more are closed at accept.
 
     ``received`` counts accepted notifications and ``emitted`` the events handed
     to the emitter, for health checks and tests.
@@ -53,6 +132,8 @@ class PushReceiver:
         host: str = "127.0.0.1",
         port: int = 0,
         path: str = "/notifications",
+        idle_timeout: float = IDLE_TIMEOUT,
+        max_connections: int = MAX_CONNECTIONS,
     ) -> None:
         if not token:
             raise ValueError("the receiver needs a non-empty bearer token")
@@ -64,8 +145,9 @@ class PushReceiver:
         self.last_emitted_at: float | None = None
         self._token = token.encode()
         self._lock = threading.Lock()
-        self._server = ThreadingHTTPServer((host, port), self._handler_class())
-        self._server.daemon_threads = True
+        self.idle_timeout = idle_timeout
+        self.max_connections = max_connections
+        self._server = _BoundedServer((host, port), self._handler_class(), max_connections)
         self._thread: threading.Thread | None = None
 
     @property
@@ -126,6 +208,8 @@ class PushReceiver:
                 self.rejected += 1
             logger.warning("rejected a notification with a missing or wrong bearer token")
             return 401, {"error": "missing or wrong bearer token"}
+        if json_depth_exceeds(body, MAX_JSON_DEPTH):
+            return 400, {"error": f"JSON nested deeper than {MAX_JSON_DEPTH} levels"}
         try:
             pushed = parse_notification(body, content_type)
         except ValueError as exc:
@@ -150,9 +234,16 @@ class PushReceiver:
         class Handler(BaseHTTPRequestHandler):
             server_version = "ferry-receiver"
             sys_version = ""
+            # StreamRequestHandler puts this on the socket: an idle client is dropped.
+            timeout = receiver.idle_timeout
 
             def do_POST(self) -> None:
-                length = int(self.headers.get("Content-Length") or 0)
+                declared = self.headers.get("Content-Length")
+                if declared is not None and not declared.strip().isdigit():
+                    self.close_connection = True
+                    self._answer(400, {"error": "invalid Content-Length"})
+                    return
+                length = int(declared or 0)
                 if length > MAX_BODY:
                     self._answer(413, {"error": f"body over {MAX_BODY} bytes"})
                     return

@@ -82,7 +82,8 @@ def start_registry(
 
     Args:
         root: A fresh directory for storage, config, htpasswd and log.
-        auth: Turn on htpasswd auth for this ``(user, password)`` (bcrypt, via ``htpasswd -Bbc``).
+        auth: Turn on htpasswd auth for this ``(user, password)`` (bcrypt; ``htpasswd -iBc`` reads
+            the password from stdin).
         extra_config: Top-level config sections to add (e.g. ``notifications``).
         ready_timeout: Seconds to wait for ``GET /v2/`` to answer.
     """
@@ -91,7 +92,13 @@ def start_registry(
     root.mkdir(parents=True, exist_ok=True)
     htpasswd = root / "htpasswd"
     if auth is not None:
-        subprocess.run(["htpasswd", "-Bbc", str(htpasswd), auth[0], auth[1]], check=True, capture_output=True)
+        # -i: the password comes on stdin; argv is visible to every user of the machine.
+        subprocess.run(
+            ["htpasswd", "-iBc", str(htpasswd), auth[0]],
+            input=auth[1].encode(),
+            check=True,
+            capture_output=True,
+        )
 
     def on(port: int) -> RunningRegistry:
         config: dict[str, Any] = {

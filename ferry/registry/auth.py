@@ -122,8 +122,10 @@ class Authenticator:
         password: str | None,
         fetch_token: TokenFetcher,
         clock: Callable[[], float] = time.monotonic,
+        credentials_allowed: Callable[[str], bool] = lambda realm: True,
     ) -> None:
         self._registry = registry
+        self._credentials_allowed = credentials_allowed
         self._username = username
         self._password = password
         self._fetch_token = fetch_token
@@ -211,8 +213,14 @@ class Authenticator:
         requested = challenge_scope or scope
         if requested:
             params["scope"] = requested
-        headers = {"Authorization": self._basic_value()} if self._username is not None else {}
         realm = self._bearer.params["realm"]
+        if self._username is not None and not self._credentials_allowed(realm):
+            raise AuthenticationError(
+                f"registry {self._registry} sends its token requests to {realm!r}, which is plain http "
+                "on another host (or not http at all); refusing to send the credentials there. "
+                "The token realm must be https, or the registry's own loopback or insecure host"
+            )
+        headers = {"Authorization": self._basic_value()} if self._username is not None else {}
         response = self._fetch_token(realm, params, headers)
         self.tokens_fetched += 1
         if response.status_code in (401, 403):

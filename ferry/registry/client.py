@@ -37,7 +37,14 @@ from ferry.registry.model import (
     platform_from_json,
 )
 from ferry.registry.ratelimit import Throttle
-from ferry.registry.transport import Transport, json_object, next_link, normalise_api_url
+from ferry.registry.transport import (
+    Transport,
+    json_object,
+    next_link,
+    normalise_api_url,
+    redact,
+    same_origin,
+)
 
 logger = logging.getLogger("ferry.registry")
 
@@ -132,7 +139,10 @@ class RegistryClient:
             )
 
     def list_tags(self, repository: str) -> list[str]:
-        """All tags of ``repository``, following ``Link: <…>; rel="next"`` pagination.
+        """All valid tags of ``repository``, following ``Link: <…>; rel="next"`` on the registry's origin.
+
+        Tags that are not valid OCI tags are dropped (and counted in a warning); a
+        next page on another origin is an error, so credentials never leave.
 
         Raises:
             NotFoundError: the repository does not exist.
@@ -142,6 +152,7 @@ class RegistryClient:
         url: str | None = f"{self.api_url}/v2/{repository}/tags/list"
         seen_pages: set[str] = set()
         tags: dict[str, None] = {}
+        refused = 0
         while url is not None and url not in seen_pages:
             seen_pages.add(url)
             response = self._get(url, repository, f"repository '{repository}'")
@@ -149,8 +160,26 @@ class RegistryClient:
             page = body.get("tags") or []
             if not isinstance(page, list):
                 raise RegistryError(f"registry {self.registry}: tags/list of '{repository}' is not a list")
-            tags.update((str(tag), None) for tag in page)
+            for tag in page:
+                # Only a valid OCI tag may ever be selected: a tag flows into URLs, Helm
+                # values and commit messages, and "a,b=c" would set a second Helm value.
+                if isinstance(tag, str) and is_valid_tag(tag):
+                    tags[tag] = None
+                else:
+                    refused += 1
             url = next_link(response.headers.get_list("link"), response.url)
+            if url is not None and not same_origin(url, self.api_url):
+                raise RegistryError(
+                    f"registry {self.registry}: tags/list of '{repository}' points its next page at "
+                    f"another origin ({redact(url)}); refusing to follow it"
+                )
+        if refused:
+            logger.warning(
+                "registry %s: ignored %d tag(s) of '%s' that are not valid OCI tags",
+                self.registry,
+                refused,
+                repository,
+            )
         return list(tags)
 
     def tag_metadata(

@@ -29,7 +29,8 @@ MANIFEST_ACCEPT = ", ".join((OCI_INDEX, OCI_MANIFEST, DOCKER_MANIFEST_LIST, DOCK
 _FRACTION = re.compile(r"(\.\d{6})\d+")
 # The distribution spec's grammar for repository names and tags.
 _REPOSITORY = re.compile(r"[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*(?:/[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*)*")
-_TAG = re.compile(r"[\w][\w.-]{0,127}")
+# ASCII only: Python's \w would let "é1" through, which no registry may serve as a tag.
+_TAG = re.compile(r"[A-Za-z0-9_][A-Za-z0-9._-]{0,127}")
 
 
 class ManifestKind(StrEnum):
@@ -182,7 +183,7 @@ def check_repository(repository: str) -> None:
 def is_valid_tag(tag: str) -> bool:
     """True when ``tag`` follows the distribution spec's tag grammar (safe to put in a URL path).
 
-    >>> is_valid_tag("v1.2.3-rc.1"), is_valid_tag("../x")
-    (True, False)
+    >>> is_valid_tag("v1.2.3-rc.1"), is_valid_tag("../x"), is_valid_tag("zz,image.repository=evil")
+    (True, False, False)
     """
     return _TAG.fullmatch(tag) is not None

@@ -38,6 +38,10 @@ BACKOFF_CAP = 5.0
 #: call fails with :class:`RegistryUnavailable` carrying the hint, and the task
 #: layer reschedules instead of holding a worker for minutes.
 MAX_RETRY_AFTER = 60.0
+#: The largest response body read from a registry or its token service. A manifest
+#: is at most 4 MiB by the distribution spec; a tags list of 100,000 tags is about
+#: 3 MiB. Anything larger is refused instead of being read into memory.
+MAX_BODY = 16 << 20
 
 _LINK = re.compile(r"<([^>]*)>((?:\s*;\s*[^;,]+)*)")
 
@@ -147,8 +151,84 @@ def next_link(values: list[str], base: httpx.URL) -> str | None:
             for param in params.split(";"):
                 name, _, raw = param.strip().partition("=")
                 if name.strip().lower() == "rel" and "next" in raw.strip().strip('"').lower().split():
-                    return str(base.join(match.group(1).strip()))
+                    try:
+                        return str(base.join(match.group(1).strip()))
+                    except httpx.InvalidURL as exc:
+                        raise RegistryError(f"registry sent a malformed Link header: {exc}") from None
     return None
+
+
+def may_send_credentials(registry_url: str, realm: str, *, insecure: bool) -> bool:
+    """Whether the registry's Basic credentials may go to a Bearer token ``realm`` it named.
+
+    Over https, yes (Docker Hub's realm is auth.docker.io). Over plain http, only to
+    the registry's own host, and only when that host is loopback or the registry is
+    marked ``insecure``: a hostile registry must not be able to collect the password
+    in clear text, on its own wire or anybody else's.
+
+    >>> may_send_credentials("https://reg.example", "https://auth.example/token", insecure=False)
+    True
+    >>> may_send_credentials("https://reg.example", "http://auth.example/token", insecure=True)
+    False
+    """
+    try:
+        target, base = httpx.URL(realm), httpx.URL(registry_url)
+    except httpx.InvalidURL:
+        return False
+    if target.scheme == "https":
+        return True
+    if target.scheme != "http" or target.host != base.host:
+        return False
+    return insecure or is_loopback(target.host)
+
+
+def same_origin(url: httpx.URL | str, base: httpx.URL | str) -> bool:
+    """True when ``url`` has the scheme, host and port of ``base`` (RFC 6454 origin).
+
+    >>> same_origin("http://r:5000/v2/a/tags/list?last=b", "http://r:5000")
+    True
+    >>> [same_origin(u, "http://r:5000") for u in ("https://r:5000/x", "http://r:5001/x", "http://q:5000/x")]
+    [False, False, False]
+    """
+    try:
+        a, b = httpx.URL(str(url)), httpx.URL(str(base))
+    except httpx.InvalidURL:
+        return False
+    return (a.scheme, a.host, a.port) == (b.scheme, b.host, b.port)
+
+
+def read_bounded(response: httpx.Response, limit: int, what: str) -> httpx.Response:
+    """Read a streamed response's body, refusing more than ``limit`` bytes (after decompression).
+
+    Returns a response with the body in memory; the streamed one is closed by the caller.
+
+    Raises:
+        RegistryError: the body (declared or actual) is larger than ``limit``.
+    """
+    too_big = RegistryError(f"{what}: the response is more than {limit} bytes; refusing to read it")
+    declared = response.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > limit:
+        raise too_big
+    chunks: list[bytes] = []
+    size = 0
+    for chunk in response.iter_bytes():
+        size += len(chunk)
+        if size > limit:
+            raise too_big
+        chunks.append(chunk)
+    # The body is decoded already: the rebuilt response must not decode it again.
+    headers = [
+        (name, value)
+        for name, value in response.headers.multi_items()
+        if name.lower() not in ("content-encoding", "content-length", "transfer-encoding")
+    ]
+    return httpx.Response(
+        response.status_code,
+        headers=headers,
+        content=b"".join(chunks),
+        request=response.request,
+        history=response.history,
+    )
 
 
 def redact(url: httpx.URL | str) -> str:
@@ -172,10 +252,12 @@ class Transport:
         timeout: float,
         max_attempts: int,
         sleep: Callable[[float], None] = time.sleep,
+        max_body: int = MAX_BODY,
     ) -> None:
         if max_attempts < 1:
             raise ValueError(f"max_attempts must be at least 1, got {max_attempts}")
         self.base_url = base_url
+        self.max_body = max_body
         self.registry = httpx.URL(base_url).netloc.decode("ascii")
         self.max_attempts = max_attempts
         self.throttle = Throttle(limit, max_concurrency)
@@ -192,7 +274,11 @@ class Transport:
             headers={"User-Agent": "ferry-registry-client"},
         )
         self.auth = Authenticator(
-            self.registry, username=username, password=password, fetch_token=self._fetch_token
+            self.registry,
+            username=username,
+            password=password,
+            fetch_token=self._fetch_token,
+            credentials_allowed=lambda realm: may_send_credentials(base_url, realm, insecure=insecure),
         )
 
     def close(self) -> None:
@@ -256,7 +342,13 @@ class Transport:
                 with self.throttle.slot():
                     with self._count_lock:
                         self.request_count += 1
-                    response = self._http.request(method, url, headers=headers, params=params)
+                    streamed = self._http.send(
+                        self._http.build_request(method, url, headers=headers, params=params), stream=True
+                    )
+                    try:
+                        response = read_bounded(streamed, self.max_body, f"{method} {shown}")
+                    finally:
+                        streamed.close()
             except httpx.UnsupportedProtocol as exc:
                 raise RegistryError(f"{method} {shown}: {exc}") from exc
             except httpx.TransportError as exc:

@@ -126,6 +126,8 @@ def diff_app(
             predicted: dict[str, Any] = cluster.apply(manifest, dry_run=True, force=force_conflicts)
             error = ""
         except ClusterError as exc:
+            # A namespace or kind that does not exist yet is no refusal: the diff shows the
+            # manifest. A refusal shows only the server's message (compare() drops it).
             predicted, error = manifest, ("" if _missing_namespace_or_kind(exc) else str(exc))
         pairs.append((key, predicted, live.get(key), error))
     all_kinds = {*kinds, *((str(m["apiVersion"]), str(m["kind"])) for m in manifests)}

@@ -10,6 +10,7 @@ normalized here by dropping what the server sets for itself.
 
 from __future__ import annotations
 
+import base64
 import copy
 import difflib
 from collections.abc import Mapping, Sequence
@@ -35,7 +36,6 @@ SERVER_ANNOTATIONS = (
     "kubectl.kubernetes.io/last-applied-configuration",
     "deployment.kubernetes.io/revision",
 )
-_MASK = "++++++++"
 
 
 def normalize(obj: Mapping[str, Any]) -> dict[str, Any]:
@@ -61,19 +61,59 @@ def normalize(obj: Mapping[str, Any]) -> dict[str, Any]:
     return result
 
 
-def mask_secret(obj: dict[str, Any]) -> dict[str, Any]:
-    """Replace a Secret's values by a fixed mask (changed values stay visible as changed)."""
-    if obj.get("kind") != "Secret" or obj.get("apiVersion") != "v1":
-        return obj
-    masked = dict(obj)
-    for field in ("data", "stringData"):
-        if isinstance(obj.get(field), dict):
-            # Distinct masks per distinct value, so the diff still shows which keys changed.
-            seen: dict[str, str] = {}
-            masked[field] = {
-                k: seen.setdefault(str(v), _MASK + "+" * len(seen)) for k, v in obj[field].items()
-            }
-    return masked
+def _is_secret(obj: Mapping[str, Any] | None) -> bool:
+    return obj is not None and obj.get("kind") == "Secret" and obj.get("apiVersion") == "v1"
+
+
+def _secret_data(obj: dict[str, Any]) -> dict[str, Any]:
+    """``data`` with ``stringData`` folded in as the API server would (base64), as Argo CD's
+    ``NormalizeSecret`` does, so a dry-run answer and a rendered manifest compare alike."""
+    data = dict(obj.get("data") or {}) if isinstance(obj.get("data"), dict) else {}
+    string_data = obj.get("stringData")
+    if isinstance(string_data, dict):
+        for key, value in string_data.items():
+            text = value if isinstance(value, str) else ("" if value is None else str(value))
+            data[key] = base64.b64encode(text.encode()).decode()
+    return data
+
+
+def hide_secret_data(
+    desired: Mapping[str, Any] | None, live: Mapping[str, Any] | None
+) -> tuple[dict[str, Any] | None, dict[str, Any] | None]:
+    """Mask a Secret's values on both sides at once, keeping which ones differ (Argo CD's ``HideSecretData``).
+
+    Per key, the first distinct value met (desired first, then live) becomes ``++++++++``,
+    the next distinct one four ``+`` longer, and so on. Equal values mask alike and
+    different values differently, so a changed password shows as a changed line and
+    never as its value. Masking each side on its own, as Ferry did before, made a
+    changed single password look identical on both sides: OutOfSync with an empty diff.
+
+    >>> old = {"apiVersion": "v1", "kind": "Secret", "data": {"password": "b2xk"}}
+    >>> new = {"apiVersion": "v1", "kind": "Secret", "data": {"password": "bmV3"}}
+    >>> [side["data"]["password"] for side in hide_secret_data(new, old)]
+    ['++++++++', '++++++++++++']
+    """
+    sides = [dict(obj) if obj is not None else None for obj in (desired, live)]
+    if not any(_is_secret(side) for side in sides):
+        return sides[0], sides[1]
+    datas = [_secret_data(side) if side is not None else None for side in sides]
+    for side in sides:
+        if side is not None:
+            side.pop("stringData", None)
+    keys = sorted({key for data in datas if data for key in data})
+    for key in keys:
+        masks: dict[str, str] = {}
+        for data in datas:
+            if data is None or key not in data:
+                continue
+            value = "" if data[key] is None else str(data[key])
+            data[key] = masks.setdefault(value, "+" * (8 + 4 * len(masks)))
+    for side, data in zip(sides, datas, strict=True):
+        if side is not None and data:
+            side["data"] = data
+        elif side is not None:
+            side.pop("data", None)
+    return sides[0], sides[1]
 
 
 def _yaml(obj: Mapping[str, Any] | None) -> list[str]:
@@ -96,8 +136,9 @@ def unified_diff(key: ResourceKey, live: Mapping[str, Any] | None, desired: Mapp
     -  k: '1'
     +  k: '2'
     """
-    before = _yaml(mask_secret(dict(live)) if live is not None else None)
-    after = _yaml(mask_secret(dict(desired)) if desired is not None else None)
+    masked_desired, masked_live = hide_secret_data(desired, live)
+    before = _yaml(masked_live)
+    after = _yaml(masked_desired)
     if before == after:
         return ""
     name = f"{key.kind}/{key.namespace + '/' if key.namespace else ''}{key.name}"
@@ -114,11 +155,16 @@ def compare(
 
     ``predicted`` is the dry-run result (or the rendered manifest when no dry run
     was possible); ``live`` is None when the object does not exist; ``error`` is
-    why the dry run refused the object, which always makes it OutOfSync.
+    why the dry run refused the object, which always makes it OutOfSync and
+    leaves it out of the diff (only the error is shown).
     """
-    desired = normalize(predicted) if predicted is not None else None
     current = normalize(live) if live is not None else None
-    if current is not None and desired == current and not error:
+    if error:
+        # What the server refused is not shown: it is not what the sync would leave behind,
+        # and it is exactly what a hostile repo would try to smuggle into a diff.
+        return ResourceDiff(key, SyncStatus.OUT_OF_SYNC, None, current, "", error=error)
+    desired = normalize(predicted) if predicted is not None else None
+    if current is not None and desired == current:
         return ResourceDiff(key, SyncStatus.SYNCED, desired, current)
     return ResourceDiff(
         key, SyncStatus.OUT_OF_SYNC, desired, current, unified_diff(key, current, desired), error=error

@@ -7,7 +7,7 @@ glossary.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from enum import StrEnum
 from typing import Any
 
@@ -221,6 +221,18 @@ class SyncResult:
     health: Health | None
     history_id: int | None
     diff: AppDiff
+
+    def slim(self) -> SyncResult:
+        """This result without the objects: what may be stored (Prefect persists task results).
+
+        The diff keeps each resource's key, verdict, masked unified diff and error; the
+        desired and live objects (a Secret's data among them) are dropped.
+        """
+        resources = tuple(
+            ResourceDiff(r.key, r.status, None, None, r.diff, r.requires_pruning, r.error)
+            for r in self.diff.resources
+        )
+        return replace(self, diff=AppDiff(self.diff.app, self.diff.revision, resources))
 
     def as_dict(self) -> dict[str, Any]:
         return {

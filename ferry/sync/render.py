@@ -23,18 +23,23 @@ from typing import Any
 
 import yaml
 
+from ferry import safeyaml
 from ferry.argocd.application import Application, ApplicationSource, HelmSource, KustomizeSource
 from ferry.errors import ConfigError, ToolError
 from ferry.sandbox.build import binary_path
 from ferry.sync.source import merge_overrides
 from ferry.update.current import SourceType, override_paths, repo_path, source_type
 from ferry.vcs.clone import WorkingClone
-from ferry.vcs.paths import resolve_inside
+from ferry.vcs.paths import check_symlinks, resolve_directory, resolve_inside
 
 logger = logging.getLogger(__name__)
 
 _MANIFEST_SUFFIXES = (".yaml", ".yml", ".json")
 _TOOL_TIMEOUT = 120.0
+# Helm's own rule (chartutil.ValidateReleaseName): a DNS-1123 subdomain of at most 53
+# characters, so that "<release>-<suffix>" still fits a 63-character object name.
+_RELEASE_NAME = re.compile(r"[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*")
+MAX_RELEASE_NAME = 53
 
 
 @dataclass(frozen=True, slots=True)
@@ -122,7 +127,12 @@ def render_application(
         root = Path(scratch) / "repo"
         clone.checkout(sha)
         shutil.copytree(clone.path, root, ignore=shutil.ignore_patterns(".git"), symlinks=True)
-        directory = resolve_inside(root, repo_path(source.path) or ".")
+        try:
+            # Before any tool runs: helm, kustomize and the directory reader all follow links.
+            check_symlinks(root)
+        except ConfigError as exc:
+            raise exc.located(application=app.name, source=f"{app.source.repo_url}@{sha[:12]}") from None
+        directory = resolve_directory(root, repo_path(source.path))
         if not directory.is_dir():
             raise ConfigError(
                 f"path {source.path!r} does not exist at {sha[:12]}",
@@ -149,7 +159,7 @@ def parse_manifests(text: str, *, origin: str) -> list[dict[str, Any]]:
     ['A']
     """
     try:
-        documents = list(yaml.safe_load_all(text))
+        documents = safeyaml.load_all(text, source=origin)
     except yaml.YAMLError as exc:
         raise ConfigError(f"rendered output is not YAML: {exc}", source=origin) from exc
     objects: list[dict[str, Any]] = []
@@ -167,28 +177,69 @@ def parse_manifests(text: str, *, origin: str) -> list[dict[str, Any]]:
     return objects
 
 
+def check_release_name(name: str, *, application: str) -> None:
+    """Refuse a release name Helm would refuse: not a DNS-1123 subdomain, or over 53 characters.
+
+    >>> check_release_name("--set-file=x=/etc/passwd", application="app")
+    Traceback (most recent call last):
+    ...
+    ferry.errors.ConfigError: application 'app': 'spec.source.helm.releaseName': release name \
+'--set-file=x=/etc/passwd' is invalid: Helm wants a lowercase DNS-1123 name of at most 53 characters
+    """
+    if len(name) > MAX_RELEASE_NAME or not _RELEASE_NAME.fullmatch(name):
+        raise ConfigError(
+            f"release name {name!r} is invalid: Helm wants a lowercase DNS-1123 name of at most "
+            f"{MAX_RELEASE_NAME} characters",
+            application=application,
+            key="spec.source.helm.releaseName",
+        )
+
+
+def escape_set_value(value: str) -> str:
+    r"""Escape a ``--set``/``--set-string`` value so that Helm reads it as one literal value.
+
+    Helm's ``strvals`` parser splits on ``,`` and treats ``\`` as an escape, so a value
+    such as ``zz,image.repository=evil`` would set a second key. Argo CD escapes the
+    commas; Ferry escapes backslashes too, so ``\,`` in a value cannot undo the escape.
+    A value written as a Helm list (``{a,b}``, nothing after its closing brace) is left
+    alone, as Argo CD does.
+
+    >>> escape_set_value("zz,image.repository=evil.example/pwn")
+    'zz\\,image.repository=evil.example/pwn'
+    >>> escape_set_value("{a,b}"), escape_set_value("{a},b=c}")
+    ('{a,b}', '{a}\\,b=c}')
+    """
+    if value.startswith("{") and value.endswith("}") and "}" not in value[1:-1]:
+        return value
+    return value.replace("\\", "\\\\").replace(",", "\\,")
+
+
 def helm_arguments(
     release: str, namespace: str, helm: HelmSource, chart: Path, extra_values_file: Path | None
 ) -> list[str]:
     """The ``helm template`` argument list Argo CD builds: value files, inline values, then parameters.
+
+    No value can be read as a flag: every flag is joined to its value (``--values=…``),
+    parameter values are escaped for Helm's ``--set`` parser, and the release name and
+    chart come after ``--``.
 
     >>> from ferry.argocd.application import HelmParameterSpec
     >>> helm = HelmSource(valueFiles=("values-dev.yaml",), parameters=(
     ...     HelmParameterSpec(name="image.tag", value="v3", forceString=True),
     ...     HelmParameterSpec(name="replicas", value="2")))
     >>> helm_arguments("app", "ns", helm, Path("/c"), None)  # doctest: +NORMALIZE_WHITESPACE
-    ['template', 'app', '/c', '--namespace', 'ns', '--include-crds', '--values', '/c/values-dev.yaml',
-     '--set-string', 'image.tag=v3', '--set', 'replicas=2']
+    ['template', '--namespace=ns', '--include-crds', '--values=/c/values-dev.yaml',
+     '--set-string=image.tag=v3', '--set=replicas=2', '--', 'app', '/c']
     """
-    args = ["template", release, str(chart), "--namespace", namespace, "--include-crds"]
+    args = ["template", f"--namespace={namespace}", "--include-crds"]
     for value_file in helm.value_files:
-        args += ["--values", str(chart / value_file)]
+        args.append(f"--values={chart / value_file}")
     if extra_values_file is not None:
-        args += ["--values", str(extra_values_file)]
+        args.append(f"--values={extra_values_file}")
     for parameter in helm.parameters:
         flag = "--set-string" if parameter.force_string else "--set"
-        args += [flag, f"{parameter.name}={parameter.value}"]
-    return args
+        args.append(f"{flag}={parameter.name}={escape_set_value(parameter.value)}")
+    return [*args, "--", release, str(chart)]
 
 
 def _helm_template(
@@ -210,7 +261,9 @@ def _helm_template(
     values = (
         helm.values_object
         if helm.values_object is not None
-        else (yaml.safe_load(helm.values) if helm.values else None)
+        else (
+            safeyaml.load(helm.values, source=f"{app.name}: spec.source.helm.values") if helm.values else None
+        )
     )
     if values:
         inline = scratch / "inline-values.yaml"
@@ -223,8 +276,14 @@ def _helm_template(
         "HELM_DATA_HOME": str(home / "data"),
     }
     release = helm.release_name or app.name
+    check_release_name(release, application=app.name)
     namespace = app.spec.destination.namespace or "default"
-    return _run([str(binary), *helm_arguments(release, namespace, helm, chart, inline)], cwd=chart, env=env)
+    return _run(
+        [str(binary), *helm_arguments(release, namespace, helm, chart, inline)],
+        cwd=chart,
+        env=env,
+        what=f"template {release}",
+    )
 
 
 def kustomize_edits(options: KustomizeSource) -> list[list[str]]:
@@ -232,8 +291,8 @@ def kustomize_edits(options: KustomizeSource) -> list[list[str]]:
 
     >>> kustomize_edits(KustomizeSource(namePrefix="dev-", images=("nginx=nginx:1.27",),
     ...                                 commonLabels={"team": "a"}))  # doctest: +NORMALIZE_WHITESPACE
-    [['edit', 'set', 'nameprefix', '--', 'dev-'], ['edit', 'set', 'image', 'nginx=nginx:1.27'],
-     ['edit', 'add', 'label', '--force', 'team:a']]
+    [['edit', 'set', 'nameprefix', '--', 'dev-'], ['edit', 'set', 'image', '--', 'nginx=nginx:1.27'],
+     ['edit', 'add', 'label', '--force', '--', 'team:a']]
     """
     edits: list[list[str]] = []
     if options.name_prefix:
@@ -243,7 +302,7 @@ def kustomize_edits(options: KustomizeSource) -> list[list[str]]:
     if options.namespace:
         edits.append(["edit", "set", "namespace", "--", options.namespace])
     if options.images:
-        edits.append(["edit", "set", "image", *options.images])
+        edits.append(["edit", "set", "image", "--", *options.images])
     if options.common_labels:
         edits.append(
             [
@@ -251,6 +310,7 @@ def kustomize_edits(options: KustomizeSource) -> list[list[str]]:
                 "add",
                 "label",
                 "--force",
+                "--",
                 ",".join(f"{k}:{v}" for k, v in sorted(options.common_labels.items())),
             ]
         )
@@ -261,6 +321,7 @@ def kustomize_edits(options: KustomizeSource) -> list[list[str]]:
                 "add",
                 "annotation",
                 "--force",
+                "--",
                 ",".join(f"{k}:{v}" for k, v in sorted(options.common_annotations.items())),
             ]
         )
@@ -331,9 +392,10 @@ def _directory_manifests(
     return objects
 
 
-def _run(command: list[str], *, cwd: Path, env: dict[str, str] | None = None) -> str:
+def _run(command: list[str], *, cwd: Path, env: dict[str, str] | None = None, what: str | None = None) -> str:
     # The sandbox caches binaries as <name>-<version>; messages name the tool.
     tool = re.sub(r"-v\d[\w.]*$", "", Path(command[0]).name)
+    action = f"{tool} {what or ' '.join(command[1:3])}"
     try:
         done = subprocess.run(
             command, cwd=cwd, env=env, capture_output=True, text=True, check=False, timeout=_TOOL_TIMEOUT
@@ -341,9 +403,7 @@ def _run(command: list[str], *, cwd: Path, env: dict[str, str] | None = None) ->
     except FileNotFoundError as exc:
         raise ToolError(f"{tool} is not installed at {command[0]} (run `ferry sandbox build`)") from exc
     except subprocess.TimeoutExpired as exc:
-        raise ToolError(f"{tool} {' '.join(command[1:3])} timed out after {_TOOL_TIMEOUT:.0f} s") from exc
+        raise ToolError(f"{action} timed out after {_TOOL_TIMEOUT:.0f} s") from exc
     if done.returncode != 0:
-        raise ToolError(
-            f"{tool} {' '.join(command[1:3])} failed (exit {done.returncode}): {done.stderr.strip()}"
-        )
+        raise ToolError(f"{action} failed (exit {done.returncode}): {done.stderr.strip()}")
     return done.stdout

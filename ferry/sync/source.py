@@ -22,6 +22,7 @@ from typing import Any
 import yaml
 from pydantic import ValidationError
 
+from ferry import safeyaml
 from ferry.argocd.application import ApplicationSource
 from ferry.errors import ConfigError
 
@@ -96,8 +97,9 @@ def merge_overrides(
         if content is None:
             continue
         try:
-            patch = yaml.safe_load(content.decode("utf-8"))
-        except (UnicodeDecodeError, yaml.YAMLError) as exc:
+            # No aliases, bounded size: a merge patch is where an alias bomb would expand.
+            patch = safeyaml.load(content, source=path, limits=safeyaml.OVERRIDE)
+        except yaml.YAMLError as exc:
             raise ConfigError(f"cannot parse override file: {exc}", source=path) from exc
         if patch is None:
             continue

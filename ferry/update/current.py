@@ -18,9 +18,8 @@ from dataclasses import dataclass
 from enum import Enum
 from typing import Any, Protocol
 
-import yaml
-
-from ferry.argocd.annotations import ImageSettings, TargetKind, UpdaterSettings
+from ferry import safeyaml
+from ferry.argocd.annotations import PREFIX, ImageSettings, TargetKind, UpdaterSettings
 from ferry.argocd.application import Application
 from ferry.errors import ConfigError, UnsafePathError
 from ferry.image.reference import ImageReference
@@ -131,7 +130,7 @@ def helm_value(app: Application, view: RepoView, path: str, target_file: str | N
         if helm.values_object is not None:
             inline.append(helm.values_object)
         if helm.values:
-            inline.append(yaml.safe_load(helm.values))
+            inline.append(safeyaml.load(helm.values, source=f"{app.name}: spec.source.helm.values"))
         for values in inline:
             found = _lookup(values, path)
             if found is not None:
@@ -237,14 +236,21 @@ def current_kustomize_image(
 
 
 def write_target_path(app: Application, settings: UpdaterSettings, view: RepoView) -> str:
-    """The repo-relative file the write-back edits."""
+    """The repo-relative file the write-back edits.
+
+    Raises:
+        ConfigError: naming the application and the ``write-back-target`` annotation.
+    """
     wb = settings.write_back
-    if wb.target_kind is TargetKind.ARGOCD_SOURCE:
-        return override_paths(app)[0]
-    if wb.target_kind is TargetKind.HELM_VALUES:
-        return helmvalues.resolve_target_path(wb.target, app.source.path)
-    directory = helmvalues.resolve_target_path(wb.target, app.source.path)
-    return kustomization_file(view, directory) or repo_path(directory, KUSTOMIZATION_FILES[0])
+    try:
+        if wb.target_kind is TargetKind.ARGOCD_SOURCE:
+            return override_paths(app)[0]
+        directory = helmvalues.resolve_target_path(wb.target, app.source.path)
+        if wb.target_kind is TargetKind.HELM_VALUES:
+            return directory
+        return kustomization_file(view, directory) or repo_path(directory, KUSTOMIZATION_FILES[0])
+    except ConfigError as exc:
+        raise exc.located(application=app.name, key=f"{PREFIX}write-back-target") from exc
 
 
 def current_image(

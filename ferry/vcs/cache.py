@@ -24,7 +24,7 @@ from git.exc import GitCommandError, InvalidGitRepositoryError, NoSuchPathError
 from ferry.errors import GitError, NotFoundError, TransientError
 from ferry.vcs.clone import BASE_ENV, WorkingClone
 from ferry.vcs.credentials import GitCredentials, git_environment, reject_secret_in_url, scrub
-from ferry.vcs.failures import translate
+from ferry.vcs.process import DEFAULT_NETWORK_TIMEOUT, run_git
 
 __all__ = ["RepoCache"]
 
@@ -49,11 +49,17 @@ class RepoCache:
         root: the cache directory; created when missing.
         lock_timeout: seconds to wait for another worker to release a clone
             before giving up with a :class:`~ferry.errors.TransientError`.
+        network_timeout: seconds one clone, fetch or push may take before its
+            git processes are killed (:class:`~ferry.errors.GitUnavailable`), so
+            a silent server cannot hold the lock.
     """
 
-    def __init__(self, root: Path, *, lock_timeout: float = 600.0) -> None:
+    def __init__(
+        self, root: Path, *, lock_timeout: float = 600.0, network_timeout: float = DEFAULT_NETWORK_TIMEOUT
+    ) -> None:
         self.root = Path(root)
         self.lock_timeout = lock_timeout
+        self.network_timeout = network_timeout
 
     @property
     def known_hosts(self) -> Path:
@@ -125,7 +131,7 @@ class RepoCache:
         # We hold the flock, so a lock file git left behind belongs to a killed process.
         for stale in ("index.lock", "HEAD.lock"):
             (path / ".git" / stale).unlink(missing_ok=True)
-        clone = WorkingClone(url, path, repo, credentials, self.known_hosts, lock_fd)
+        clone = WorkingClone(url, path, repo, credentials, self.known_hosts, lock_fd, self.network_timeout)
         if not fetch:
             return clone
         try:
@@ -147,13 +153,24 @@ class RepoCache:
         logger.info("cloning %s into %s", scrub(url, credentials), path)
         try:
             with git_environment(url, credentials, known_hosts=self.known_hosts) as env:
-                repo = Repo.clone_from(url, partial, env={**BASE_ENV, **env})
-        except GitCommandError as exc:
+                run_git(
+                    ["clone", "--", url, str(partial)],
+                    cwd=self.root,
+                    env={**os.environ, **BASE_ENV, **env},
+                    timeout=self.network_timeout,
+                    action=f"clone {url}",
+                    credentials=credentials,
+                    check=True,
+                )
+            repo = Repo(partial)
+        except BaseException:
             shutil.rmtree(partial, ignore_errors=True)
-            raise translate(exc, f"clone {url}", credentials) from None
+            raise
         # gc must not detach and outlive our lock on the work tree.
         with repo.config_writer() as config:
             config.set_value("gc", "autoDetach", "false")
         repo.close()
         partial.rename(path)
-        return WorkingClone(url, path, Repo(path), credentials, self.known_hosts, lock_fd)
+        return WorkingClone(
+            url, path, Repo(path), credentials, self.known_hosts, lock_fd, self.network_timeout
+        )

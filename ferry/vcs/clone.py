@@ -9,8 +9,7 @@ from __future__ import annotations
 
 import os
 import tempfile
-from collections.abc import Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -20,10 +19,11 @@ from typing import Any
 from git import Repo
 from git.exc import BadName, GitCommandError
 
-from ferry.errors import ConfigError, FerryError, GitError, NotFoundError
+from ferry.errors import ConfigError, FerryError, GitError, GitUnavailable, NotFoundError
 from ferry.vcs.credentials import GitCredentials, git_environment, scrub
 from ferry.vcs.failures import PushVerdict, judge_push, translate
 from ferry.vcs.paths import normalize_repo_path, resolve_inside
+from ferry.vcs.process import DEFAULT_NETWORK_TIMEOUT, GitRun, run_git
 from ferry.vcs.publish import publish
 
 __all__ = ["CommitAuthor", "CommitInfo", "WorkingClone"]
@@ -70,6 +70,7 @@ class WorkingClone:
         credentials: GitCredentials | None,
         known_hosts: Path,
         lock_fd: int,
+        network_timeout: float = DEFAULT_NETWORK_TIMEOUT,
     ) -> None:
         self.url = url
         self.path = path
@@ -77,6 +78,7 @@ class WorkingClone:
         self._credentials = credentials
         self._known_hosts = known_hosts
         self._lock_fd: int | None = lock_fd
+        self.network_timeout = network_timeout
         repo.git.update_environment(**BASE_ENV)
 
     def __repr__(self) -> str:
@@ -99,32 +101,34 @@ class WorkingClone:
 
     # -- remote -----------------------------------------------------------------
 
-    @contextmanager
-    def _network(self) -> Iterator[None]:
-        with (
-            git_environment(self.url, self._credentials, known_hosts=self._known_hosts) as env,
-            self._repo.git.custom_environment(**env),
-        ):
-            yield
+    def _remote_git(self, *args: str, action: str, check: bool = True) -> GitRun:
+        """Run a networked git command in the work tree, with credentials and the network deadline."""
+        with git_environment(self.url, self._credentials, known_hosts=self._known_hosts) as env:
+            return run_git(
+                args,
+                cwd=self.path,
+                env={**os.environ, **BASE_ENV, **env},
+                timeout=self.network_timeout,
+                action=action,
+                credentials=self._credentials,
+                check=check,
+            )
 
     def fetch(self) -> None:
         """Bring every remote branch and tag up to date (pruning deleted ones)."""
-        try:
-            with self._network():
-                self._repo.git.fetch("--prune", "--prune-tags", "--tags", "--force", "origin")
-        except GitCommandError as exc:
-            raise translate(exc, f"fetch {self.url}", self._credentials) from None
+        self._remote_git(
+            "fetch", "--prune", "--prune-tags", "--tags", "--force", "origin", action=f"fetch {self.url}"
+        )
 
     def default_branch(self) -> str:
         """The branch the remote's HEAD points at, as of the clone (or the last time it was missing)."""
         ref = "refs/remotes/origin/HEAD"
         target = self._git_quiet("symbolic-ref", "--quiet", ref)
         if target is None:
-            try:
-                with self._network():
-                    self._repo.git.remote("set-head", "origin", "--auto")
-            except GitCommandError as exc:
-                error = translate(exc, f"find the default branch of {self.url}", self._credentials)
+            action = f"find the default branch of {self.url}"
+            done = self._remote_git("remote", "set-head", "origin", "--auto", action=action, check=False)
+            if done.returncode != 0:
+                error = done.error(action, self._credentials)
                 if not isinstance(error, GitError):
                     raise error from None  # auth or network trouble, not an empty repo
                 raise NotFoundError(f"{scrub(self.url)} has no default branch (is it empty?)") from None
@@ -140,16 +144,21 @@ class WorkingClone:
     def push_branch(self, branch: str) -> PushVerdict:
         """Push the local ``branch`` to the same name on the remote. Never forced."""
         refspec = f"refs/heads/{branch}:refs/heads/{branch}"
+        action = f"push {branch} to {self.url}"
         try:
-            with self._network():
-                infos = self._repo.remote("origin").push(refspec=refspec, no_verify=True)
-        except GitCommandError as exc:
-            error = translate(exc, f"push {branch} to {self.url}", self._credentials)
-            if error.retryable:  # lost the race (or the remote blinked): the loop fetches and retries
-                return PushVerdict(False, True, str(error))
-            raise error from None
-        stderr = scrub(str(getattr(infos, "error", "") or ""), self._credentials)
-        return judge_push(list(infos), stderr)
+            done = self._remote_git(
+                "push", "--porcelain", "--no-verify", "origin", refspec, action=action, check=False
+            )
+        except GitUnavailable as exc:  # timed out: the remote may or may not have the commits
+            return PushVerdict(False, True, str(exc))
+        stderr = scrub(done.stderr.strip(), self._credentials)
+        verdict = judge_push(done.returncode, done.stdout, stderr)
+        if verdict is not None:
+            return verdict
+        error = done.error(action, self._credentials)
+        if error.retryable:  # lost the race (or the remote blinked): the loop fetches and retries
+            return PushVerdict(False, True, str(error))
+        raise error from None
 
     # -- local ------------------------------------------------------------------
 

@@ -9,11 +9,9 @@ command, exit status and stderr goes into the new error's message instead.
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
 from dataclasses import dataclass
 
 from git.exc import GitCommandError
-from git.remote import PushInfo
 
 from ferry.errors import (
     AuthenticationError,
@@ -97,25 +95,40 @@ class PushVerdict:
     reason: str
 
 
-_REFUSED = PushInfo.REJECTED | PushInfo.REMOTE_REJECTED | PushInfo.REMOTE_FAILURE | PushInfo.ERROR
-
-
-def judge_push(infos: Sequence[PushInfo], stderr: str) -> PushVerdict:
-    """Read GitPython's per-ref push results. ``push()`` does not raise on rejection, so this must.
+def judge_push(returncode: int, porcelain: str, stderr: str) -> PushVerdict | None:
+    r"""Read ``git push --porcelain``'s per-ref lines (``<flag>\t<from>:<to>\t<summary>``).
 
     Args:
-        infos: what ``Remote.push`` returned (one entry per ref).
-        stderr: git's error lines, already scrubbed, for the reason text.
+        returncode: git's exit status.
+        porcelain: its standard output.
+        stderr: its error lines, already scrubbed, for the reason text.
+
+    Returns:
+        The verdict, or None when git failed before any ref was judged (the caller
+        translates ``stderr``: authentication, an unreachable remote).
+
+    >>> judge_push(1, "To r\n!\trefs/heads/main:refs/heads/main\t[rejected] (fetch first)\nDone\n", "")
+    PushVerdict(accepted=False, retryable=True, reason='refs/heads/main: [rejected] (fetch first)')
+    >>> judge_push(1, "!\tm:m\t[remote rejected] (pre-receive hook declined)\n", "").retryable
+    False
     """
-    if not infos:
-        return PushVerdict(False, bool(_LOST_RACE.search(stderr)), stderr or "git reported no ref update")
-    for info in infos:
-        if not info.flags & _REFUSED:
+    judged = False
+    for line in porcelain.splitlines():
+        flag, tab, rest = line.partition("\t")
+        if not tab or len(flag) != 1:
             continue
-        reason = f"{info.remote_ref_string}: {info.summary.strip()}"
-        if info.flags & PushInfo.REJECTED:
+        judged = True
+        refspec, _, summary = rest.partition("\t")
+        if flag != "!":
+            continue
+        reason = f"{refspec.rsplit(':', 1)[-1]}: {summary.strip()}"
+        if summary.startswith("[rejected]"):
             return PushVerdict(False, True, reason)  # non-fast-forward: someone pushed first
-        if info.flags & (PushInfo.REMOTE_REJECTED | PushInfo.REMOTE_FAILURE):
+        if summary.startswith(("[remote rejected]", "[remote failure]")):
             return PushVerdict(False, bool(_LOST_RACE.search(reason + "\n" + stderr)), reason)
-        return PushVerdict(False, True, reason)  # ERROR without detail: worth another try
+        return PushVerdict(False, True, reason)  # an error without detail: worth another try
+    if not judged:
+        return None if returncode != 0 else PushVerdict(False, False, stderr or "git reported no ref update")
+    if returncode != 0:
+        return PushVerdict(False, bool(_LOST_RACE.search(stderr)), stderr or f"git push exited {returncode}")
     return PushVerdict(True, False, "")

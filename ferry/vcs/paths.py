@@ -8,11 +8,12 @@ before anything is read or written.
 
 from __future__ import annotations
 
+import os
 from pathlib import Path, PurePosixPath
 
 from ferry.errors import UnsafePathError
 
-__all__ = ["normalize_repo_path", "resolve_inside"]
+__all__ = ["check_symlinks", "normalize_repo_path", "resolve_directory", "resolve_inside"]
 
 
 def normalize_repo_path(path: str) -> str:
@@ -68,3 +69,46 @@ def resolve_inside(root: Path, path: str) -> Path:
     if first.lower() == ".git":
         raise UnsafePathError("path resolves into .git (through a symlink?)", key=path)
     return resolved
+
+
+def resolve_directory(root: Path, path: str) -> Path:
+    """Like :func:`resolve_inside`, but ``""``, ``.`` and ``./`` name the root itself.
+
+    ``spec.source.path: .`` is Argo CD's default: the app lives at the repository root.
+    """
+    if PurePosixPath(path or ".").as_posix() == ".":
+        return root.resolve()
+    return resolve_inside(root, path)
+
+
+def _escapes(real_root: Path, candidate: Path) -> bool:
+    return candidate != real_root and not candidate.is_relative_to(real_root)
+
+
+def check_symlinks(root: Path) -> None:
+    """Refuse a tree holding a symlink that leaves ``root``, as Argo CD's repo-server does.
+
+    Every symlink is checked, whether or not anything reads it: a template, a
+    ``.Files.Get`` target or a manifest may each be one, and the tools follow
+    them. As in Argo CD, absolute links are refused outright (they cannot point
+    into a checkout that moves); a relative one is refused when its target,
+    taken lexically or resolved through further links, lies outside the root.
+    Directory links are not descended into, their own target is what counts.
+
+    Raises:
+        UnsafePathError: naming the first offending link, repo-relative. Its
+            target is not shown: it is a path on this machine, not the repo's.
+    """
+    real_root = root.resolve()
+    for directory, subdirs, files in os.walk(real_root, followlinks=False):
+        for name in sorted([*subdirs, *files]):
+            link = Path(directory) / name
+            if not link.is_symlink():
+                continue
+            relative = link.relative_to(real_root).as_posix()
+            target = os.readlink(link)
+            lexical = Path(os.path.normpath(os.path.join(directory, target)))
+            if os.path.isabs(target) or _escapes(real_root, lexical) or _escapes(real_root, link.resolve()):
+                raise UnsafePathError(
+                    "symlink points outside the repository; refusing to render", key=relative
+                )

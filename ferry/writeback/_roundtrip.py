@@ -9,6 +9,7 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
+import yaml
 from ruamel.yaml import YAML
 from ruamel.yaml.error import YAMLError
 from ruamel.yaml.scalarstring import (
@@ -18,6 +19,7 @@ from ruamel.yaml.scalarstring import (
     SingleQuotedScalarString,
 )
 
+from ferry import safeyaml
 from ferry.errors import ConfigError
 from ferry.writeback import goyaml
 
@@ -86,6 +88,11 @@ def load(existing: bytes, *, source: str) -> tuple[Any, YAML]:
         text = existing.decode("utf-8")
     except UnicodeDecodeError as exc:
         raise ConfigError(f"not UTF-8: {exc}", source=source) from exc
+    try:
+        # ruamel's composer recurses once per level too: bound the text first.
+        safeyaml.check(text, source=source)
+    except yaml.YAMLError:
+        pass  # a syntax error: ruamel, the parser that matters here, reports it below
     handler = make_yaml(text)
     try:
         documents = list(handler.load_all(text))

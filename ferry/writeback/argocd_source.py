@@ -34,6 +34,7 @@ from typing import Any
 
 import yaml
 
+from ferry import safeyaml
 from ferry.errors import ConfigError, UnsafePathError
 from ferry.writeback import goyaml
 from ferry.writeback._identifier import parse_identifier
@@ -268,9 +269,8 @@ def _load(existing: bytes | None, source: str) -> yaml.MappingNode | None:
     if not existing:
         return None
     try:
-        text = existing.decode("utf-8")
-        root = yaml.compose(text, Loader=yaml.SafeLoader)
-    except (UnicodeDecodeError, yaml.YAMLError) as exc:
+        root = safeyaml.compose(existing, source=source, limits=safeyaml.OVERRIDE)
+    except yaml.YAMLError as exc:
         raise ConfigError(f"existing write-back file does not parse: {exc}", source=source) from exc
     if root is None or _is_null(root):
         return None

@@ -25,6 +25,7 @@ import yaml
 from ruamel.yaml.comments import CommentedMap, CommentedSeq
 from ruamel.yaml.scalarstring import PlainScalarString
 
+from ferry import safeyaml
 from ferry.errors import ConfigError
 from ferry.writeback import _roundtrip
 from ferry.writeback._paths import repo_relative
@@ -134,8 +135,8 @@ def get_helm_value(existing: bytes | None, path: str, *, source: str = DEFAULT_V
     if not existing:
         return None
     try:
-        root = yaml.compose(existing.decode("utf-8"), Loader=yaml.SafeLoader)
-    except (UnicodeDecodeError, yaml.YAMLError) as exc:
+        root = safeyaml.compose(existing, source=source)
+    except yaml.YAMLError as exc:
         raise ConfigError(f"does not parse as YAML: {exc}", source=source) from exc
     if root is None:
         return None

@@ -21,6 +21,7 @@ from typing import Any
 import yaml
 from ruamel.yaml.comments import CommentedMap, CommentedSeq
 
+from ferry import safeyaml
 from ferry.errors import ConfigError
 from ferry.writeback import _roundtrip
 from ferry.writeback._identifier import parse_identifier
@@ -110,8 +111,8 @@ def read_kustomize_images(
     if not existing:
         return []
     try:
-        root = yaml.compose(existing.decode("utf-8"), Loader=yaml.SafeLoader)
-    except (UnicodeDecodeError, yaml.YAMLError) as exc:
+        root = safeyaml.compose(existing, source=source)
+    except yaml.YAMLError as exc:
         raise ConfigError(f"does not parse as YAML: {exc}", source=source) from exc
     if root is None:
         return []

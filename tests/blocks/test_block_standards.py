@@ -8,9 +8,10 @@ import pytest
 from pydantic import SecretStr
 
 from blocks.credentials import GitCredentialsBlock, RegistryCredentialsBlock
+from blocks.results import PrivateLocalFileSystem
 from ferry.credentials import Credential
 
-BLOCKS = [RegistryCredentialsBlock, GitCredentialsBlock]
+BLOCKS = [RegistryCredentialsBlock, GitCredentialsBlock, PrivateLocalFileSystem]
 
 
 @pytest.mark.parametrize("block", BLOCKS, ids=lambda b: b.__name__)

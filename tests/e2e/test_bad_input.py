@@ -82,3 +82,23 @@ def test_each_bad_application_fails_alone(tmp_path: Path, registry: RunningRegis
     assert written == [f".argocd-source-app-helm-{env}.yaml" for env in ("dev", "production", "staging")]
     assert len(seed.git("rev-list", f"{before}..main").split()) == 3
     assert not any("escape" in f for f in files)
+
+
+def test_a_deeply_nested_file_fails_alone_and_the_others_update(
+    tmp_path: Path, registry: RunningRegistry
+) -> None:
+    """Issue 10, finding 9: 40 KB of nested lists in applications/ was a RecursionError traceback."""
+    seed = build_seed(tmp_path, registry)
+    seed.remove_tag("v3-5a7147")
+    deep = seed.layout.applications / "deep.yaml"
+    deep.write_text("[" * 20_000 + "]" * 20_000 + "\n")
+    seed.push("v3-5a7147", NEW_BUILD)
+
+    result = seed.ferry("update", "--output", "json")
+
+    assert "Traceback" not in result.stderr, result.stderr[-2000:]
+    assert result.returncode == 1
+    outcomes = {a["app"]: a for a in json.loads(result.stdout)["applications"]}
+    assert outcomes[str(deep)]["status"] == "error"
+    assert "nested deeper than" in outcomes[str(deep)]["error"]
+    assert {outcomes[f"app-helm-{env}"]["status"] for env in ("dev", "staging", "production")} == {"updated"}

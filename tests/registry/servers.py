@@ -39,7 +39,25 @@ class Reply:
     body: bytes = b""
 
 
-class LoopbackProxy:
+class LoopbackServer:
+    """A threaded HTTP server on 127.0.0.1, on a free port, serving ``handler`` from a daemon thread."""
+
+    def __init__(self, handler: type[BaseHTTPRequestHandler]) -> None:
+        self._server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+        self._server.daemon_threads = True
+        self.url = f"http://127.0.0.1:{self._server.server_address[1]}"
+        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+
+    def __enter__(self) -> Self:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+
+
+class LoopbackProxy(LoopbackServer):
     """A threaded HTTP server on 127.0.0.1 that forwards to ``upstream`` unless :meth:`intercept` answers.
 
     ``seen`` records ``(method, path, status)`` of every request, for assertions.
@@ -87,18 +105,10 @@ class LoopbackProxy:
 
             do_GET = do_HEAD = do_POST = do_PUT = do_PATCH = do_DELETE = _serve
 
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self._server.daemon_threads = True
-        self.url = f"http://127.0.0.1:{self._server.server_address[1]}"
-        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
-
-    def __enter__(self) -> Self:
-        self._thread.start()
-        return self
+        super().__init__(Handler)
 
     def __exit__(self, *exc: object) -> None:
-        self._server.shutdown()
-        self._server.server_close()
+        super().__exit__(*exc)
         self._forward.close()
 
     def intercept(self, method: str, path: str, headers: dict[str, str], body: bytes) -> Reply | None:
@@ -186,8 +196,10 @@ class BearerGateway(LoopbackProxy):
         *,
         token_field: str = "token",
         expires_in: int = 300,
+        realm: str | None = None,
     ) -> None:
         super().__init__(upstream)
+        self.realm = realm or f"{self.url}/token"
         self.users = users
         self.token_field = token_field
         self.expires_in = expires_in
@@ -206,11 +218,16 @@ class BearerGateway(LoopbackProxy):
             granted = self.issued.get(token or "")
         if granted is not None and (granted == needed or not needed):
             return None
-        challenge = f'Bearer realm="{self.url}/token",service="{self.SERVICE}"'
+        challenge = f'Bearer realm="{self.realm}",service="{self.SERVICE}"'
         if needed:
             challenge += f',scope="{needed}"'
         error = {"errors": [{"code": "UNAUTHORIZED", "message": "authentication required"}]}
         return Reply(401, {"www-authenticate": challenge}, json.dumps(error).encode())
+
+    def revoke_all(self) -> None:
+        """Forget every token issued so far, as a token service does when they expire early."""
+        with self._lock:
+            self.issued.clear()
 
     def _token(self, query: str, headers: dict[str, str]) -> Reply:
         params = {k: v[0] for k, v in parse_qs(query).items()}
@@ -227,3 +244,109 @@ class BearerGateway(LoopbackProxy):
             self.issued[token] = params.get("scope", "")
         body = {self.token_field: token, "expires_in": self.expires_in}
         return Reply(200, {"content-type": "application/json"}, json.dumps(body).encode())
+
+
+class RequestRecorder(LoopbackProxy):
+    """A loopback server on its own port that records every request's path and headers, and answers
+    ``reply`` (a foreign host a hostile registry points the client at). It forwards nothing."""
+
+    def __init__(self, reply: Reply | None = None) -> None:
+        super().__init__("http://127.0.0.1:9")  # never contacted
+        self.reply = reply or Reply(200, {"content-type": "application/json"}, b'{"tags": []}')
+        self.requests: list[tuple[str, dict[str, str]]] = []
+
+    def intercept(self, method: str, path: str, headers: dict[str, str], body: bytes) -> Reply | None:
+        with self._lock:
+            self.requests.append((path, {k.lower(): v for k, v in headers.items()}))
+        return self.reply
+
+    @property
+    def authorizations(self) -> list[str]:
+        """Every ``Authorization`` header the recorder was sent."""
+        return [h["authorization"] for _, h in self.requests if "authorization" in h]
+
+
+class TagListRewriter(LoopbackProxy):
+    """Forwards to the real registry, but ``rewrite`` edits each ``tags/list`` answer (tags, Link)."""
+
+    _TAGS = re.compile(r"^/v2/(?P<name>.+)/tags/list$")
+
+    def __init__(self, upstream: str, rewrite: Callable[[list[str]], tuple[list[str], str | None]]) -> None:
+        super().__init__(upstream)
+        self._rewrite = rewrite
+
+    def intercept(self, method: str, path: str, headers: dict[str, str], body: bytes) -> Reply | None:
+        match = self._TAGS.match(urlsplit(path).path)
+        if method != "GET" or match is None:
+            return None
+        real = self.forward("GET", path, headers, b"")
+        if real.status != 200:
+            return real
+        tags, link = self._rewrite(list(json.loads(real.body)["tags"] or []))
+        out = {"content-type": "application/json"}
+        if link:
+            out["link"] = link
+        return Reply(200, out, json.dumps({"name": match["name"], "tags": tags}).encode())
+
+
+class StreamingServer(LoopbackServer):
+    """Answers every GET with 200 and a body of ``prefix + filler * n + suffix`` streamed in chunks,
+    counting the bytes it managed to send before the client hung up."""
+
+    def __init__(
+        self,
+        prefix: bytes,
+        filler: bytes,
+        repeat: int,
+        suffix: bytes,
+        *,
+        declare_length: bool = True,
+        stall: bool = False,
+    ) -> None:
+        """With ``stall``, the server sends ``prefix`` and then nothing until it is stopped."""
+        self.sent = 0
+        self.requests = 0
+        self._released = threading.Event()
+        self.total = len(prefix) + len(filler) * repeat + len(suffix)
+        self.finished = threading.Event()
+        server = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def log_message(self, format: str, *args: Any) -> None:
+                return
+
+            def do_GET(self) -> None:
+                self.send_response(200)
+                self.send_header("Content-Type", "application/json")
+                if declare_length:
+                    self.send_header("Content-Length", str(server.total))
+                else:  # the body ends when the connection does
+                    self.send_header("Connection", "close")
+                    self.close_connection = True
+                self.end_headers()
+                server.requests += 1
+                try:
+                    self._write(prefix)
+                    self.wfile.flush()
+                    if stall:
+                        server._released.wait()
+                        return
+                    for _ in range(repeat):
+                        self._write(filler)
+                    self._write(suffix)
+                except OSError:
+                    pass  # the client stopped reading: what the test wants to see
+                finally:
+                    server.finished.set()
+
+            def _write(self, data: bytes) -> None:
+                self.wfile.write(data)
+                server.sent += len(data)
+
+        super().__init__(Handler)
+
+    def __exit__(self, *exc: object) -> None:
+        self._released.set()
+        super().__exit__(*exc)
