@@ -18,6 +18,7 @@ import json
 import logging
 import threading
 import time
+from collections.abc import Callable, Mapping
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from types import TracebackType
 
@@ -30,6 +31,10 @@ logger = logging.getLogger(__name__)
 
 MAX_BODY = 1 << 20
 
+Route = Callable[[Mapping[str, str], bytes], tuple[int, dict[str, object]]]
+"""Another kind of webhook on its own path (e.g. :class:`ferry.ci.forges.ForgeWebhooks`): it gets the
+request's headers (lowercase names) and body, checks its own credentials, and answers."""
+
 
 class PushReceiver:
     """A threaded HTTP server for push notifications.
@@ -40,6 +45,7 @@ class PushReceiver:
         host: the address to bind, 127.0.0.1 by default.
         port: the port; 0 picks a free one (see :attr:`port` after :meth:`start`).
         path: the URL path notifications are posted to.
+        routes: other webhooks by path, each checking its own credentials.
 
     ``received`` counts accepted notifications and ``emitted`` the events handed
     to the emitter, for health checks and tests.
@@ -53,11 +59,13 @@ class PushReceiver:
         host: str = "127.0.0.1",
         port: int = 0,
         path: str = "/notifications",
+        routes: Mapping[str, Route] | None = None,
     ) -> None:
         if not token:
             raise ValueError("the receiver needs a non-empty bearer token")
         self.emitter = emitter
         self.path = "/" + path.strip("/")
+        self.routes = {"/" + p.strip("/"): route for p, route in (routes or {}).items()}
         self.received = 0
         self.emitted = 0
         self.rejected = 0
@@ -157,12 +165,16 @@ class PushReceiver:
                     self._answer(413, {"error": f"body over {MAX_BODY} bytes"})
                     return
                 body = self.rfile.read(length) if length > 0 else b""
-                status, answer = receiver.handle(
-                    self.path,
-                    self.headers.get("Authorization"),
-                    self.headers.get("Content-Type", ""),
-                    body,
-                )
+                route = receiver.routes.get("/" + self.path.split("?", 1)[0].strip("/"))
+                if route is not None:
+                    status, answer = route({k.lower(): v for k, v in self.headers.items()}, body)
+                else:
+                    status, answer = receiver.handle(
+                        self.path,
+                        self.headers.get("Authorization"),
+                        self.headers.get("Content-Type", ""),
+                        body,
+                    )
                 self._answer(status, answer)
 
             def do_GET(self) -> None:

@@ -11,6 +11,7 @@ import logging
 import time
 from dataclasses import dataclass, field
 
+from ferry.argocd.application import Application
 from ferry.config import FerryConfig
 from ferry.errors import ConfigError, PermanentError
 from ferry.release.canary import ArgoRollout, CanaryProvider, KruiseRollout, NativeCanary, changed_deployments
@@ -68,6 +69,22 @@ def release_of(config: FerryConfig, engine: SyncEngine, app: str) -> tuple[Resol
         for env, name in resolved.apps.items():
             if name == app:
                 return resolved, env
+    return None
+
+
+def environment_of(config: FerryConfig, app: Application) -> tuple[str, str] | None:
+    """``(release, environment)`` of ``app``, from the releases' lists or the app's own labels.
+
+    Needs no cluster or clone: the image updater labels its events with it.
+    """
+    labels = app.metadata.labels
+    for release in config.releases:
+        for env, entry in release.environments.items():
+            if entry.app == app.name:
+                return release.name, env
+        labelled = labels.get(ENVIRONMENT_LABEL)
+        if release.selector and labels.get(SERVICE_LABEL) == release.selector and labelled in ENVIRONMENTS:
+            return release.name, str(labelled)
     return None
 
 

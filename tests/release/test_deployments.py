@@ -150,7 +150,7 @@ def test_a_suspended_gate_resumes_correctly_after_its_worker_was_killed(
             )
         worker = _worker(env, log)
         try:
-            run = paused_run(world.app("dev"), "dev-verified")
+            run = paused_run(world.app("dev"), "verified-dev-*")
             assert run.id == created.id and run.state.name == "Suspended"
         finally:
             # The worker goes away while the run waits for a human (SIGKILL: no clean shutdown).
@@ -159,7 +159,7 @@ def test_a_suspended_gate_resumes_correctly_after_its_worker_was_killed(
         answer(run, True, "alice")
         worker = _worker(env, log)
         try:
-            paused_run(world.app("dev"), "sync-staging", timeout=240)
+            paused_run(world.app("dev"), "sync-staging-*", timeout=240)
             assert world.image_of("staging") == old
             answer(run, True, "bob")
             deadline = time.monotonic() + 240

@@ -4,11 +4,8 @@ from __future__ import annotations
 
 import time
 from pathlib import Path
-from typing import Any
 
 import pytest
-from prefect.client.orchestration import get_client
-from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterFlowRunId, ArtifactFilterKey
 
 from ferry.devenv.registry import RunningRegistry
 from ferry.devenv.seed import CHART_PATH, SMOKE_JOB
@@ -22,6 +19,7 @@ from tests.release.world import (
     NEW_BUILD,
     Background,
     answer,
+    artifact,
     build_world,
     http_endpoint,
     paused_run,
@@ -31,17 +29,6 @@ from tests.release.world import (
 pytestmark = [pytest.mark.cluster, pytest.mark.slow]
 
 JOB = SMOKE_JOB
-
-
-def _artifact(key: str, run_id: Any) -> str:
-    with get_client(sync_client=True) as client:
-        found = client.read_artifacts(
-            artifact_filter=ArtifactFilter(
-                key=ArtifactFilterKey(any_=[key]), flow_run_id=ArtifactFilterFlowRunId(any_=[run_id])
-            )
-        )
-    assert found, f"no artifact {key}"
-    return str(found[0].data)
 
 
 def test_seed_step_5_end_to_end_with_gates_and_native_canaries(
@@ -72,29 +59,29 @@ def test_seed_step_5_end_to_end_with_gates_and_native_canaries(
         running = Background(
             lambda: release(app=world.app("dev"), config=str(world.config), return_state=True)
         )
-        run = paused_run(world.app("dev"), "dev-verified")
+        run = paused_run(world.app("dev"), "verified-dev-*")
         assert world.image_of("staging") == old and world.image_of("production") == old
         answer(run, True, "alice", "dev looks good")
 
-        paused_run(world.app("dev"), "sync-staging")
+        paused_run(world.app("dev"), "sync-staging-*")
         assert world.image_of("staging") == old
-        assert "v3-5a7147" in _artifact("release-diff-staging", run.id)
+        assert "v3-5a7147" in artifact("release-diff-staging-", run.id)
         answer(run, True, "bob")
 
-        paused_run(world.app("dev"), "canary-staging-1")
+        paused_run(world.app("dev"), "canary-staging-*-step-1")
         canary = world.deployment("staging", canary_name("echo-server"))
         assert canary is not None and canary["spec"]["replicas"] == 1
         assert canary["spec"]["template"]["spec"]["containers"][0]["image"] == new
         assert world.image_of("staging") == old, "the stable Deployment changes only after the last step"
         answer(run, True, "bob")
 
-        paused_run(world.app("dev"), "sync-production")
+        paused_run(world.app("dev"), "sync-production-*")
         assert world.image_of("staging") == new
         assert world.deployment("staging", canary_name("echo-server")) is None
         assert world.image_of("production") == old
         answer(run, True, "carol")
 
-        paused_run(world.app("dev"), "canary-production-1")
+        paused_run(world.app("dev"), "canary-production-*-step-1")
         assert world.image_of("production") == old
         answer(run, True, "carol")
 
@@ -103,7 +90,7 @@ def test_seed_step_5_end_to_end_with_gates_and_native_canaries(
     assert world.image_of("production") == new
     assert world.deployment("production", "echo-server")["spec"]["replicas"] == 3
     assert world.deployment("production", canary_name("echo-server")) is None
-    record = _artifact("gate-dev-verified", state.state_details.flow_run_id)
+    record = artifact("gate-verified-dev-", state.state_details.flow_run_id)
     assert "approved" in record and "alice" in record and "dev looks good" in record
     assert read_run(run.id).state.is_completed()
 
@@ -142,7 +129,7 @@ def test_promote_flow_drives_a_kruise_rollout_with_a_gate_per_step(
         {f"{CHART_PATH}/templates/rollout.yaml": KRUISE_TEMPLATE}, "add a Kruise Rollout"
     )
     running = Background(lambda: promote(app=app, config=str(world.config), return_state=True))
-    run = paused_run(app, "sync-staging")
+    run = paused_run(app, "sync-staging-*")
     answer(run, True, "bob")
 
     with world.engine() as engine:
@@ -163,7 +150,7 @@ def test_promote_flow_drives_a_kruise_rollout_with_a_gate_per_step(
                 "canaryStatus": {"currentStepIndex": 1, "currentStepState": "StepPaused"},
             },
         )
-        paused_run(app, "canary-staging-1")
+        paused_run(app, "canary-staging-*-step-1")
         answer(run, True, "bob")
         deadline = time.monotonic() + 60
         while (
