@@ -14,4 +14,5 @@ pytest_plugins: list[str] = [
     "tests.fixtures.git",
     "tests.fixtures.clusters",
     "tests.fixtures.prefect",
+    "tests.fixtures.deployed",
 ]

@@ -116,8 +116,9 @@ def dev_verified_question(
     summary = [
         f"Dev verified? {release}: {images_summary(images)}",
         f"write-back {_short(commit.sha)}" + (f" {commit.subject!r}" if commit.subject else ""),
-        f"validation {passed}/{len(checks)} passed"
-        + (f" ({', '.join(c.name for c in checks)})" if checks else ""),
+        f"validation {passed}/{len(checks)} passed ({', '.join(c.name for c in checks)})"
+        if checks
+        else "no validation checks configured",
     ]
     if commit.run_url:
         summary.append(f"made by {commit.run_url}")
