@@ -17,7 +17,9 @@ from ferry.devenv.oci import OciPusher
 from ferry.devenv.prefect_api import parse_time
 from ferry.devenv.system import System
 
-pytestmark = [pytest.mark.cluster, pytest.mark.slow]
+# The session's deployed system takes minutes to come up on a loaded machine (the first test that
+# asks for it pays), and every gate of a release is a new Python process.
+pytestmark = [pytest.mark.cluster, pytest.mark.slow, pytest.mark.timeout(1800)]
 
 
 def test_a_registry_push_starts_an_image_updater_run_through_its_trigger(deployed_system: System) -> None:

@@ -11,7 +11,9 @@ import yaml
 
 from ferry.devenv.system import POOL, System
 
-pytestmark = [pytest.mark.cluster, pytest.mark.slow]
+# The session's deployed system takes minutes to come up on a loaded machine (the first test that
+# asks for it pays), and every gate of a release is a new Python process.
+pytestmark = [pytest.mark.cluster, pytest.mark.slow, pytest.mark.timeout(1800)]
 PROJECT = Path(__file__).resolve().parents[2]
 DEPLOYMENTS = {
     "image-updater",
