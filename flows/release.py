@@ -26,8 +26,10 @@ from ferry.release.gates import ImageMove, WriteBack, artifact_link, new_tags, r
 from ferry.release.pipeline import ResolvedRelease
 from ferry.release.questions import (
     DiffDigest,
+    ResourceChange,
     canary_question,
     dev_verified_question,
+    field_changes,
     head_moved,
     sync_question,
 )
@@ -57,7 +59,12 @@ PROMOTION_ORDER = ("staging", "production")
 
 
 def _digest(diff: AppDiff, artifact_url: str) -> DiffDigest:
-    changes = tuple((str(r.key), r.action) for r in diff.out_of_sync)
+    changes = tuple(
+        ResourceChange(
+            str(r.key), r.action, tuple(field_changes(r.live, r.desired)) if r.action == "update" else ()
+        )
+        for r in diff.out_of_sync
+    )
     return DiffDigest(diff.status.value, changes, diff.unified(), len(diff.resources), artifact_url)
 
 

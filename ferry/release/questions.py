@@ -26,23 +26,70 @@ DIFF_LINES = 40
 DIFF_CHARS = 4000
 
 
+#: How many changed fields of one resource the form lists before "… and N more".
+FIELDS_PER_RESOURCE = 6
+
+
+@dataclass(frozen=True, slots=True)
+class ResourceChange:
+    """One resource a sync changes: what it is, what happens to it, and which fields change."""
+
+    resource: str
+    action: str
+    fields: tuple[str, ...] = ()
+
+
 @dataclass(frozen=True, slots=True)
 class DiffDigest:
     """What the form shows of an environment's diff.
 
     Attributes:
         status: ``Synced`` or ``OutOfSync``.
-        changes: One ``(resource, action)`` per resource that changes (``create``, ``update``, ``prune``).
+        changes: Each resource that changes (``create``, ``update``, ``prune``).
         unified: The unified diff of every resource.
         total: How many resources the app has.
         artifact_url: The full diff's artifact, when it was published.
     """
 
     status: str
-    changes: tuple[tuple[str, str], ...]
+    changes: tuple[ResourceChange, ...]
     unified: str
     total: int
     artifact_url: str | None = None
+
+
+def _show(value: object) -> str:
+    if isinstance(value, dict | list):
+        return f"({len(value)} {'keys' if isinstance(value, dict) else 'items'})"
+    return f"`{value}`"
+
+
+def field_changes(live: object, desired: object, path: str = "") -> list[str]:
+    """Each leaf that differs between ``live`` and ``desired``, as ``path: old → new`` (a list, not a
+    diff: one line per field wraps in the Resume modal, where a wide diff line is cut).
+
+    >>> field_changes({"spec": {"replicas": 1, "c": [{"image": "a:v1"}]}},
+    ...               {"spec": {"replicas": 2, "c": [{"image": "a:v3"}]}, "x": "y"})
+    ['`spec.replicas`: `1` → `2`', '`spec.c[0].image`: `a:v1` → `a:v3`', '`x`: added `y`']
+    """
+    if isinstance(live, dict) and isinstance(desired, dict):
+        found: list[str] = []
+        for key in [*live, *(k for k in desired if k not in live)]:
+            inner = f"{path}.{key}" if path else str(key)
+            if key not in desired:
+                found.append(f"`{inner}`: removed")
+            elif key not in live:
+                found.append(f"`{inner}`: added {_show(desired[key])}")
+            else:
+                found += field_changes(live[key], desired[key], inner)
+        return found
+    if isinstance(live, list) and isinstance(desired, list) and len(live) == len(desired):
+        return [
+            c
+            for i, (a, b) in enumerate(zip(live, desired, strict=True))
+            for c in field_changes(a, b, f"{path}[{i}]")
+        ]
+    return [] if live == desired else [f"`{path or '.'}`: {_show(live)} → {_show(desired)}"]
 
 
 def truncate(text: str, lines: int = DIFF_LINES, chars: int = DIFF_CHARS) -> tuple[str, bool]:
@@ -135,7 +182,14 @@ def dev_verified_question(
 def _diff_lines(diff: DiffDigest) -> list[str]:
     changed = len(diff.changes)
     lines = [f"**Resources**: {diff.status}, {changed} of {diff.total} change", ""]
-    lines += [f"- `{resource}`: {action}" for resource, action in diff.changes] or ["- nothing changes"]
+    for change in diff.changes:
+        lines.append(f"- `{change.resource}`: {change.action}")
+        shown = change.fields[:FIELDS_PER_RESOURCE]
+        lines += [f"    - {field}" for field in shown]
+        if len(change.fields) > len(shown):
+            lines.append(f"    - … and {len(change.fields) - len(shown)} more")
+    if not diff.changes:
+        lines.append("- nothing changes")
     if diff.unified:
         head, cut = truncate(diff.unified)
         fence = "~~~~"  # a manifest may itself hold ``` lines

@@ -26,7 +26,13 @@ from ferry.release.gates import (
 )
 from ferry.release.holds import Hold, rolled_away_tags, split_ref, without_held
 from ferry.release.pipeline import release_of
-from ferry.release.questions import DiffDigest, canary_question, dev_verified_question, sync_question
+from ferry.release.questions import (
+    DiffDigest,
+    ResourceChange,
+    canary_question,
+    dev_verified_question,
+    sync_question,
+)
 from ferry.release.rollback import target_entry
 from ferry.release.settings import CanaryConfig, ReleaseConfig, ValidationCheck
 from ferry.release.validation import run_check
@@ -163,13 +169,9 @@ def test_the_dev_gate_states_images_write_back_validation_and_the_run_that_made_
 
 def test_the_sync_gate_shows_images_then_the_diff_cut_with_a_link_to_the_whole() -> None:
     unified = "".join(f"+line {i}\n" for i in range(100))
-    digest = DiffDigest(
-        "OutOfSync",
-        (("Deployment app-staging/echo-server", "update"),),
-        unified,
-        4,
-        "http://ui/artifacts/artifact/a1",
-    )
+    fields = tuple(f"`spec.f{i}`: `1` → `2`" for i in range(8))
+    change = ResourceChange("Deployment app-staging/echo-server", "update", fields)
+    digest = DiffDigest("OutOfSync", (change,), unified, 4, "http://ui/artifacts/artifact/a1")
     note = "main moved from aaaa to bbbb while 'Sync staging?' waited"
     question = sync_question(
         "staging",
@@ -186,7 +188,8 @@ def test_the_sync_gate_shows_images_then_the_diff_cut_with_a_link_to_the_whole()
         < text.index("**Resources**: OutOfSync, 1 of 4 change")
         < text.index("~~~~diff")
     )
-    assert "- `Deployment app-staging/echo-server`: update" in text
+    assert "- `Deployment app-staging/echo-server`: update\n    - `spec.f0`: `1` → `2`" in text
+    assert "`spec.f5`" in text and "`spec.f6`" not in text and "    - … and 2 more" in text
     assert "+line 39" in text and "+line 40" not in text
     assert "(100 lines in all): see [the full diff](http://ui/artifacts/artifact/a1)" in text
     assert f"> ⚠️ {note}" in text and note in question.summary
