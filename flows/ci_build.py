@@ -16,6 +16,7 @@ from prefect.artifacts import create_markdown_artifact, create_table_artifact
 from prefect.states import Completed, Failed, State
 
 from blocks.loader import load_block_secret
+from ferry.ci.builder import BuiltImage
 from ferry.ci.cycle import BuildOutcome, BuildStatus, CiBuilder
 from ferry.ci.detect import BuildCandidate
 from ferry.ci.rules import BuildRule
@@ -23,6 +24,7 @@ from ferry.config import load_config
 from ferry.credentials import CredentialResolver
 from flows.events import emit_image_pushed
 from flows.logging import forward_ferry_logs
+from flows.runs import config_path, rename_run
 from tasks.ci_build import build_image, check_out, detect_refs, emit_pushed, push_image
 
 
@@ -36,23 +38,48 @@ def _log_artifact(rule: BuildRule, candidate: BuildCandidate, title: str, text: 
     )
 
 
-def _build_one(ci: CiBuilder, rule: BuildRule, candidate: BuildCandidate) -> BuildOutcome:
-    """Check out, build, push and announce one ref; a failure becomes a failed outcome."""
+def _built(ci: CiBuilder, rule: BuildRule, candidate: BuildCandidate) -> BuiltImage | BuildOutcome:
+    """Check out and build one ref; a failure becomes a failed outcome."""
     try:
-        source = check_out(ci, rule, candidate)
-        built = build_image(ci, rule, candidate, source)
+        return build_image(ci, rule, candidate, check_out(ci, rule, candidate))
+    except Exception as exc:  # noqa: BLE001 - every failure ends up in the artifact and the final state
+        return _failed(rule, candidate, exc)
+
+
+def _pushed(ci: CiBuilder, rule: BuildRule, candidate: BuildCandidate, built: BuiltImage) -> BuildOutcome:
+    """Push and announce one built image."""
+    try:
         pushed = push_image(ci, rule, candidate, built)
         emit_pushed(ci, rule, pushed, emit_image_pushed)
-    except Exception as exc:  # noqa: BLE001 - every failure ends up in the artifact and the final state
-        _log_artifact(rule, candidate, "Build failed", str(exc))
-        return BuildOutcome(rule.name, candidate.ref, candidate.reference, BuildStatus.failed, error=str(exc))
+    except Exception as exc:  # noqa: BLE001 - as above
+        return _failed(rule, candidate, exc)
     _log_artifact(rule, candidate, f"Pushed {pushed.digest or '(digest unknown)'}", pushed.log_tail)
     return BuildOutcome(
         rule.name, candidate.ref, candidate.reference, BuildStatus.built, digest=pushed.digest
     )
 
 
-@flow(name="ci-build", description="Build and push images for release refs pushed to source repositories.")
+def _failed(rule: BuildRule, candidate: BuildCandidate, exc: Exception) -> BuildOutcome:
+    _log_artifact(rule, candidate, "Build failed", str(exc))
+    return BuildOutcome(rule.name, candidate.ref, candidate.reference, BuildStatus.failed, error=str(exc))
+
+
+def build_run_name(candidates: list[tuple[BuildRule, BuildCandidate]]) -> str:
+    """``ci-build echo-server release-v3``: each source repository and the refs it builds."""
+    refs: dict[str, dict[str, None]] = {}
+    for rule, candidate in candidates:
+        repo = rule.repo.rstrip("/").rsplit("/", 1)[-1].removesuffix(".git")
+        refs.setdefault(repo, {})[candidate.short_ref] = None
+    if not refs:
+        return "ci-build: nothing new"
+    return "ci-build " + "; ".join(f"{repo} {', '.join(names)}" for repo, names in refs.items())
+
+
+@flow(
+    name="ci-build",
+    flow_run_name="ci-build",
+    description="Build and push images for release refs pushed to source repositories.",
+)
 def ci_build(config: str = "ferry.yaml", rules: list[str] | None = None) -> State[Any]:
     """Run one detection and build cycle over the ``builds:`` rules of ``config``.
 
@@ -66,10 +93,11 @@ def ci_build(config: str = "ferry.yaml", rules: list[str] | None = None) -> Stat
     """
     forward_ferry_logs()
     logger = get_run_logger()
-    cfg = load_config(Path(config))
+    cfg = load_config(config_path(config))
     resolver = CredentialResolver(base_dir=Path(cfg.base_dir), block_loader=load_block_secret)
     outcomes: list[BuildOutcome] = []
     ignored = 0
+    to_build: list[tuple[BuildRule, BuildCandidate]] = []
     with CiBuilder(cfg, resolver=resolver) as ci:
         for rule in ci.rules(rules or None):
             try:
@@ -83,7 +111,13 @@ def ci_build(config: str = "ferry.yaml", rules: list[str] | None = None) -> Stat
                 BuildOutcome(rule.name, c.ref, c.reference, BuildStatus.up_to_date)
                 for c in detection.up_to_date
             )
-            outcomes.extend(_build_one(ci, rule, c) for c in detection.to_build)
+            to_build.extend((rule, c) for c in detection.to_build)
+        rename_run(build_run_name(to_build))
+        # Every image of a push is built before any is pushed, so the registry's notifications
+        # (and the image updater they start) see one source commit's images together.
+        built = [(rule, candidate, _built(ci, rule, candidate)) for rule, candidate in to_build]
+        for rule, candidate, image in built:
+            outcomes.append(image if isinstance(image, BuildOutcome) else _pushed(ci, rule, candidate, image))
     rows = [o.as_dict() for o in outcomes]
     built = [o for o in outcomes if o.status is BuildStatus.built]
     failed = [o for o in outcomes if o.status is BuildStatus.failed]

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
 from prefect import flow, get_run_logger
@@ -13,6 +12,7 @@ from ferry.config import load_config
 from ferry.errors import FerryError
 from ferry.sync.engine import SyncEngine
 from flows.logging import forward_ferry_logs
+from flows.runs import config_path
 from flows.sync import initiator
 from tasks.release import git_revert_task, quick_rollback_task
 
@@ -38,7 +38,7 @@ def rollback(
     logger = get_run_logger()
     who = initiator()
     try:
-        with SyncEngine(load_config(Path(config))) as engine:
+        with SyncEngine(load_config(config_path(config))) as engine:
             if git_revert:
                 result = git_revert_task(engine, app, history_id, who)
             else:

@@ -21,6 +21,7 @@ from ferry.sync.clusters import ClusterResolver
 from ferry.sync.engine import SyncEngine
 from ferry.sync.model import AppDiff, Initiator, SyncResult
 from flows.logging import forward_ferry_logs
+from flows.runs import auto_sync_run_name, config_path, rename_run, short, sync_run_name
 from tasks.sync import auto_sync_app, sync_app
 
 #: Diffs longer than this are cut in the artifact (the Prefect UI renders every line).
@@ -39,7 +40,7 @@ def load_cluster_block(name: str) -> tuple[dict[str, Any], str | None]:
 
 def open_engine(config: str) -> SyncEngine:
     """A sync engine whose credentials and clusters may come from Prefect blocks."""
-    cfg = load_config(Path(config))
+    cfg = load_config(config_path(config))
     credentials = CredentialResolver(base_dir=Path(cfg.base_dir), block_loader=load_block_secret)
     return SyncEngine(
         cfg, credentials=credentials, clusters=ClusterResolver(cfg, block_loader=load_cluster_block)
@@ -74,9 +75,8 @@ def diff_markdown(diff: AppDiff) -> str:
         "",
     ]
     for resource in diff.out_of_sync:
-        what = "prune" if resource.requires_pruning else ("create" if resource.live is None else "update")
         rejected = f" — **rejected:** {resource.error}" if resource.error else ""
-        lines.append(f"- `{resource.key}`: {what}{rejected}")
+        lines.append(f"- `{resource.key}`: {resource.action}{rejected}")
     text = diff.unified()
     if text:
         if len(text) > _ARTIFACT_DIFF_LIMIT:
@@ -94,7 +94,11 @@ def publish_diff(diff: AppDiff) -> None:
     )
 
 
-@flow(name="sync", description="Sync one Application to its cluster (argocd app sync).")
+@flow(
+    name="sync",
+    flow_run_name=sync_run_name,
+    description="Sync one Application to its cluster (argocd app sync).",
+)
 def sync(
     app: str,
     revision: str | None = None,
@@ -131,7 +135,11 @@ def sync(
     return result.as_dict()
 
 
-@flow(name="auto-sync", description="Sync every Application with syncPolicy.automated that is OutOfSync.")
+@flow(
+    name="auto-sync",
+    flow_run_name=auto_sync_run_name,
+    description="Sync every Application with syncPolicy.automated that is OutOfSync.",
+)
 def auto_sync(
     config: str = "ferry.yaml",
     apps: list[str] | None = None,
@@ -179,6 +187,12 @@ def auto_sync(
                     "error": "",
                 }
             )
+    synced_rows = [row for row in rows if row["synced"]]
+    prefix = f"sync-{cluster}" if cluster else "auto-sync"
+    if synced_rows:
+        rename_run(f"{prefix} " + ", ".join(f"{r['app']}@{short(r['revision'])}" for r in synced_rows))
+    else:
+        rename_run(f"{prefix}: nothing OutOfSync")
     failed = [row["app"] for row in rows if row["error"]]
     if failed:
         return Failed(message=f"auto-sync failed for {', '.join(failed)}", data=rows)

@@ -16,7 +16,7 @@ from prefect.context import TaskRunContext
 from blocks.results import private_results
 from ferry.release import pipeline, validation
 from ferry.release.canary import CanaryProvider
-from ferry.release.gates import CanaryStep, CheckResult
+from ferry.release.gates import CanaryStep, CheckResult, WriteBack
 from ferry.release.holds import get_hold, release_hold
 from ferry.release.rollback import RollbackResult, git_revert_rollback, quick_rollback
 from ferry.release.settings import ValidationCheck
@@ -26,41 +26,56 @@ from tasks.retry import RETRYING
 
 
 def once_per_run(context: TaskRunContext, parameters: dict[str, Any]) -> str:
-    """Cache key: the flow run, the task and the app/revision/step it acts on (never the engine)."""
+    """Cache key: the flow run, the task and the app/revision/step/gate it acts on (never the engine)."""
     parts = [str(context.task_run.flow_run_id), context.task.name]
-    parts += [str(parameters.get(k)) for k in ("app", "revision", "step") if k in parameters]
+    parts += [str(parameters.get(k)) for k in ("app", "revision", "step", "key") if k in parameters]
     return "-".join(parts)
 
 
-@task(name="wait-dev-ready", cache_policy=NO_CACHE, task_run_name="wait for {app}", **RETRYING)
+#: Run once per flow run; a run re-executed after a suspension gets the first result back.
+ONCE = {"cache_key_fn": once_per_run, "persist_result": True}
+
+
+@task(name="wait-dev-ready", task_run_name="wait for {app}", **ONCE, **RETRYING)
 def wait_dev_ready(engine: SyncEngine, app: str, timeout: float) -> AppStatus:
-    """Wait until Dev is Synced and Healthy."""
+    """Wait until Dev is Synced and Healthy (once: later gates are about that state, not a newer one)."""
     return pipeline.wait_dev_ready(engine, app, timeout)
 
 
-@task(name="validate", cache_policy=NO_CACHE, task_run_name="validate {app}")
+@task(name="validate", task_run_name="validate {app}", **ONCE)
 def validate(engine: SyncEngine, app: str, checks: tuple[ValidationCheck, ...]) -> list[CheckResult]:
-    """Run the release's validation checks against Dev (failures are reported, not raised)."""
+    """Run the release's validation checks against Dev, once (failures are reported, not raised)."""
     if not checks:
         return []
     _, cluster, namespace = engine.destination(engine.application(app))
     return validation.run_checks(checks, cluster=cluster, namespace=namespace)
 
 
-@task(name="diff-env", cache_policy=NO_CACHE, task_run_name="diff {app}", **RETRYING)
-def diff_env(engine: SyncEngine, app: str) -> AppDiff:
-    """What syncing ``app`` to its branch head would change."""
-    return engine.diff(app)
+@task(name="pin-commit", task_run_name="pin the commit of {app}", **ONCE, **RETRYING)
+def pin_commit(engine: SyncEngine, app: str, revision: str | None) -> WriteBack:
+    """The commit a gate asks about: ``revision``, or the branch head when the gate first opens.
+
+    Cached, so a run re-executed after its gate was answered keeps the commit that was shown
+    instead of whatever the branch points at by then.
+    """
+    commit = engine.commit(app, revision)
+    return WriteBack(commit.sha, commit.message)
+
+
+@task(name="head-of", cache_policy=NO_CACHE, task_run_name="head of {app}", **RETRYING)
+def head_of(engine: SyncEngine, app: str) -> str:
+    """The branch head of ``app`` now."""
+    return engine.commit(app).sha
+
+
+@task(name="diff-env", cache_policy=NO_CACHE, task_run_name="diff {app} at {revision}", **RETRYING)
+def diff_env(engine: SyncEngine, app: str, revision: str) -> AppDiff:
+    """What syncing ``app`` to ``revision`` would change."""
+    return engine.diff(app, revision)
 
 
 @private_results
-@task(
-    name="sync-env",
-    cache_key_fn=once_per_run,
-    persist_result=True,
-    task_run_name="sync {app} to {revision}",
-    **RETRYING,
-)
+@task(name="sync-env", task_run_name="sync {app} to {revision}", **ONCE, **RETRYING)
 def sync_env(
     engine: SyncEngine, app: str, revision: str, initiator: Initiator, wait_timeout: float | None
 ) -> SyncResult:
@@ -80,12 +95,7 @@ def canary_wait(provider: CanaryProvider, app: str, timeout: float) -> CanarySte
 
 
 @private_results
-@task(
-    name="canary-approve",
-    cache_key_fn=once_per_run,
-    persist_result=True,
-    **RETRYING,
-)
+@task(name="canary-approve", **ONCE, **RETRYING)
 def canary_approve(provider: CanaryProvider, app: str, step: CanaryStep) -> None:
     """Approve one step; once per run and step."""
     provider.approve(step)
@@ -110,12 +120,7 @@ def release_app_hold(engine: SyncEngine, app: str) -> bool:
 
 
 @private_results
-@task(
-    name="quick-rollback",
-    cache_key_fn=once_per_run,
-    persist_result=True,
-    **RETRYING,
-)
+@task(name="quick-rollback", **ONCE, **RETRYING)
 def quick_rollback_task(
     engine: SyncEngine, app: str, history_id: int | None, initiator: Initiator, wait_timeout: float | None
 ) -> RollbackResult:
@@ -124,12 +129,7 @@ def quick_rollback_task(
 
 
 @private_results
-@task(
-    name="git-revert-rollback",
-    cache_key_fn=once_per_run,
-    persist_result=True,
-    **RETRYING,
-)
+@task(name="git-revert-rollback", **ONCE, **RETRYING)
 def git_revert_task(
     engine: SyncEngine, app: str, history_id: int | None, initiator: Initiator
 ) -> RollbackResult:

@@ -24,4 +24,5 @@ pytest_plugins: list[str] = [
     "tests.fixtures.clusters",
     "tests.fixtures.prefect",
     "tests.fixtures.prometheus",
+    "tests.fixtures.deployed",
 ]

@@ -23,7 +23,8 @@ from rich.table import Table
 
 from ferry.ci.cycle import CiBuilder, CycleResult
 from ferry.ci.events import load_emitter
-from ferry.ci.receiver import PushReceiver
+from ferry.ci.forges import ForgeWebhooks
+from ferry.ci.receiver import PushReceiver, Route
 from ferry.config import load_config
 from ferry.errors import ConfigError
 
@@ -104,12 +105,24 @@ def receive(
     ],
     listen: Annotated[str, typer.Option("--listen", help="HOST:PORT to bind")] = "127.0.0.1:8085",
     path: Annotated[str, typer.Option("--path", help="URL path the registry posts to")] = "/notifications",
+    forge_secret_env: Annotated[
+        str | None,
+        typer.Option(
+            "--forge-secret-env",
+            help="Environment variable holding the secret of GitHub/GitLab/Gitea push webhooks "
+            "(and of Ferry's post-receive hook); turns on --forge-path",
+        ),
+    ] = None,
+    forge_path: Annotated[
+        str, typer.Option("--forge-path", help="URL path forges post pushes to")
+    ] = "/source",
     emitter: Annotated[
         str | None, typer.Option("--emitter", help="ferry.event_emitters entry point (default: the first)")
     ] = None,
     verbose: Annotated[bool, typer.Option("--verbose", "-v")] = False,
 ) -> None:
-    """Receive registry push notifications (Distribution, ACR, Harbor) and emit ferry.image.pushed."""
+    """Receive registry push notifications (Distribution, ACR, Harbor) and emit ferry.image.pushed;
+    with --forge-secret-env, also source push webhooks (GitHub, GitLab, Gitea) → ferry.source.pushed."""
     _logging(verbose)
     token = os.environ.get(token_env, "")
     if not token:
@@ -127,7 +140,16 @@ def receive(
         emit = load_emitter(emitter)
     except ConfigError as exc:
         raise _fail_config(exc) from exc
-    receiver = PushReceiver(emit, token, host=host, port=port, path=path)
+    routes: dict[str, Route] = {}
+    if forge_secret_env is not None:
+        secret = os.environ.get(forge_secret_env, "")
+        if not secret:
+            _err.print(
+                f"[red]error:[/red] environment variable {forge_secret_env} is not set or empty", markup=True
+            )
+            raise typer.Exit(2)
+        routes[forge_path] = ForgeWebhooks(emit, secret)
+    receiver = PushReceiver(emit, token, host=host, port=port, path=path, routes=routes)
 
     def _stop(signum: int, frame: FrameType | None) -> None:
         # shutdown() blocks until serve_forever returns, so it must run off the serving thread.

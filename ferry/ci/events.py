@@ -1,25 +1,43 @@
-"""The ``ferry.image.pushed`` event, and how the core emits it without importing Prefect.
+"""The ``ferry.image.pushed`` and ``ferry.source.pushed`` events, and how the core emits them.
 
-Both the build stage and the push-notification receiver announce a pushed tag
-with one :class:`ImagePushed` value. They hand it to an :data:`EventEmitter`, a
-plain callable. The Prefect layer provides the real one (``flows.events``) and
-registers it under the ``ferry.event_emitters`` entry point group, so the
-``ferry`` CLI can find it without ``ferry`` ever importing Prefect.
+The build stage and the push-notification receiver announce a pushed tag with
+one :class:`ImagePushed` value; the receiver's forge webhooks and the source
+repo's ``post-receive`` hook announce a pushed ref with a :class:`SourcePushed`.
+They hand them to an :data:`EventEmitter`, a plain callable. The Prefect layer
+provides the real one (``flows.events``) and registers it under the
+``ferry.event_emitters`` entry point group, so the ``ferry`` CLI can find it
+without ``ferry`` ever importing Prefect.
+
+Each value has a stable event id derived from what happened, not from who saw
+it: a tag that Ferry's own build announces and the registry then reports again
+is one event, and Prefect's trigger service acts on an event id only once.
 """
 
 from __future__ import annotations
 
 import logging
+import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from importlib.metadata import entry_points
-from typing import Any
+from typing import Any, ClassVar
 
 from ferry.errors import ConfigError
 
-__all__ = ["IMAGE_PUSHED_EVENT", "EventEmitter", "ImagePushed", "load_emitter", "log_emitter"]
+__all__ = [
+    "IMAGE_PUSHED_EVENT",
+    "SOURCE_PUSHED_EVENT",
+    "EventEmitter",
+    "FerryEvent",
+    "ImagePushed",
+    "SourcePushed",
+    "load_emitter",
+    "log_emitter",
+]
 
 IMAGE_PUSHED_EVENT = "ferry.image.pushed"
+SOURCE_PUSHED_EVENT = "ferry.source.pushed"
+_ID_NAMESPACE = uuid.UUID("5d6b8e1e-6a3f-4f0e-9c57-0c1f3c0a9f11")
 EMITTER_GROUP = "ferry.event_emitters"
 
 logger = logging.getLogger(__name__)
@@ -39,6 +57,8 @@ class ImagePushed:
         origin: who reported the push: ``ferry-build``, ``distribution``, ``acr`` or ``harbor``.
     """
 
+    event: ClassVar[str] = IMAGE_PUSHED_EVENT
+
     image: str
     tag: str
     digest: str | None = None
@@ -46,6 +66,10 @@ class ImagePushed:
     ref: str | None = None
     source_repo: str | None = None
     origin: str = "ferry-build"
+
+    def event_id(self) -> uuid.UUID:
+        """The same id for the same tag and digest, whoever reports it."""
+        return uuid.uuid5(_ID_NAMESPACE, f"{self.event}|{self.image}|{self.tag}|{self.digest or ''}")
 
     @property
     def reference(self) -> str:
@@ -73,13 +97,70 @@ class ImagePushed:
         }
 
 
-EventEmitter = Callable[[ImagePushed], None]
-"""Emits one ``ferry.image.pushed`` event; raises when the event could not be handed over."""
+@dataclass(frozen=True, slots=True)
+class SourcePushed:
+    """One ref pushed to a source repository.
+
+    Attributes:
+        repo: the repository URL, as ``builds:`` rules name it (never carries a password).
+        ref: the full ref, ``refs/tags/release-v3``.
+        before: the SHA the ref pointed at before (all zeros for a new ref).
+        after: the SHA it points at now (all zeros for a deleted ref).
+        pusher: who pushed, when the forge says so.
+        origin: ``post-receive``, ``github``, ``gitlab`` or ``gitea``.
+    """
+
+    event: ClassVar[str] = SOURCE_PUSHED_EVENT
+
+    repo: str
+    ref: str
+    before: str
+    after: str
+    pusher: str | None = None
+    origin: str = "post-receive"
+
+    @property
+    def reference(self) -> str:
+        return f"{self.repo} {self.ref}"
+
+    @property
+    def deleted(self) -> bool:
+        return set(self.after) <= {"0"}
+
+    def resource(self) -> dict[str, str]:
+        """The Prefect event resource: the source repository.
+
+        >>> pushed = SourcePushed("file:///srv/echo-server.git", "refs/tags/release-v3", "0" * 40, "5a" * 20)
+        >>> pushed.resource()["prefect.resource.id"], pushed.resource()["prefect.resource.name"]
+        ('ferry.source.file:///srv/echo-server.git', 'echo-server')
+        """
+        name = self.repo.rstrip("/").rsplit("/", 1)[-1].removesuffix(".git")
+        return {"prefect.resource.id": f"ferry.source.{self.repo}", "prefect.resource.name": name}
+
+    def payload(self) -> dict[str, Any]:
+        return {
+            "repo": self.repo,
+            "ref": self.ref,
+            "before": self.before,
+            "after": self.after,
+            "pusher": self.pusher,
+            "origin": self.origin,
+        }
+
+    def event_id(self) -> uuid.UUID:
+        """The same id for the same ref update, whether the hook or a forge reports it."""
+        return uuid.uuid5(_ID_NAMESPACE, f"{self.event}|{self.repo}|{self.ref}|{self.before}|{self.after}")
 
 
-def log_emitter(pushed: ImagePushed) -> None:
+FerryEvent = ImagePushed | SourcePushed
+
+EventEmitter = Callable[[FerryEvent], None]
+"""Emits one Ferry event; raises when the event could not be handed over."""
+
+
+def log_emitter(item: FerryEvent) -> None:
     """An emitter that only logs: the fallback when no Prefect emitter is installed."""
-    logger.info("%s %s (digest %s)", IMAGE_PUSHED_EVENT, pushed.reference, pushed.digest or "unknown")
+    logger.info("%s %s", item.event, item.reference)
 
 
 def load_emitter(name: str | None = None) -> EventEmitter:

@@ -24,6 +24,7 @@ import json
 import logging
 import threading
 import time
+from collections.abc import Callable, Mapping
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from types import TracebackType
 from typing import Any
@@ -108,6 +109,11 @@ class _BoundedServer(ThreadingHTTPServer):
             self._slots.release()
 
 
+Route = Callable[[Mapping[str, str], bytes], tuple[int, dict[str, object]]]
+"""Another kind of webhook on its own path (e.g. :class:`ferry.ci.forges.ForgeWebhooks`): it gets the
+request's headers (lowercase names) and body, checks its own credentials, and answers."""
+
+
 class PushReceiver:
     """A threaded HTTP server for push notifications.
 
@@ -119,6 +125,7 @@ class PushReceiver:
         path: the URL path notifications are posted to.
         idle_timeout: seconds a connection may stay silent (socket timeout per read/write).
         max_connections: connections served at once; more are closed at accept.
+        routes: other webhooks by path, each checking its own credentials.
 
     ``received`` counts accepted notifications and ``emitted`` the events handed
     to the emitter, for health checks and tests.
@@ -134,11 +141,13 @@ class PushReceiver:
         path: str = "/notifications",
         idle_timeout: float = IDLE_TIMEOUT,
         max_connections: int = MAX_CONNECTIONS,
+        routes: Mapping[str, Route] | None = None,
     ) -> None:
         if not token:
             raise ValueError("the receiver needs a non-empty bearer token")
         self.emitter = emitter
         self.path = "/" + path.strip("/")
+        self.routes = {"/" + p.strip("/"): route for p, route in (routes or {}).items()}
         self.received = 0
         self.emitted = 0
         self.rejected = 0
@@ -248,12 +257,19 @@ class PushReceiver:
                     self._answer(413, {"error": f"body over {MAX_BODY} bytes"})
                     return
                 body = self.rfile.read(length) if length > 0 else b""
-                status, answer = receiver.handle(
-                    self.path,
-                    self.headers.get("Authorization"),
-                    self.headers.get("Content-Type", ""),
-                    body,
-                )
+                route = receiver.routes.get("/" + self.path.split("?", 1)[0].strip("/"))
+                answer: dict[str, object]
+                if route is not None and json_depth_exceeds(body, MAX_JSON_DEPTH):
+                    status, answer = 400, {"error": f"JSON nested deeper than {MAX_JSON_DEPTH} levels"}
+                elif route is not None:
+                    status, answer = route({k.lower(): v for k, v in self.headers.items()}, body)
+                else:
+                    status, answer = receiver.handle(
+                        self.path,
+                        self.headers.get("Authorization"),
+                        self.headers.get("Content-Type", ""),
+                        body,
+                    )
                 self._answer(status, answer)
 
             def do_GET(self) -> None:

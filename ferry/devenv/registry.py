@@ -122,8 +122,12 @@ def _serve(
     config_path.write_text(json.dumps(config, indent=2))  # JSON is YAML
     log_path = root / "registry.log"
     with log_path.open("wb") as log:
+        # Its own session: the demo records it and stops its process group by PID later.
         process = subprocess.Popen(
-            [REGISTRY_BINARY, "serve", str(config_path)], stdout=log, stderr=subprocess.STDOUT
+            [REGISTRY_BINARY, "serve", str(config_path)],
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
         )
     running = RunningRegistry(
         url=f"http://127.0.0.1:{port}",

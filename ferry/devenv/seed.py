@@ -174,6 +174,37 @@ def application(
     }
 
 
+def release_section(name: str = "echo-server", gate_timeout: float = 24 * 3600) -> dict[str, object]:
+    """The echo server's release: the smoke Job in Dev, native canaries in Staging (50 %, 100 %)
+    and Production (25 %, 50 %, 100 %). That is eight gates from Dev to Production."""
+    return {
+        "name": name,
+        "environments": {
+            "dev": {"app": "app-helm-dev"},
+            "staging": {"app": "app-helm-staging", "canary": {"provider": "native", "steps": [50, 100]}},
+            "production": {
+                "app": "app-helm-production",
+                "canary": {"provider": "native", "steps": [25, 50, 100]},
+            },
+        },
+        "validation": [{"name": "smoke-job", "job": {"manifest": SMOKE_JOB}, "timeout": 60}],
+        "gate_timeout": gate_timeout,
+    }
+
+
+#: Every gate of :func:`release_section`, in order, as globs over their keys (which carry the revision).
+RELEASE_GATES = (
+    "verified-dev-*",
+    "sync-staging-*",
+    "canary-staging-*-step-1",
+    "canary-staging-*-step-2",
+    "sync-production-*",
+    "canary-production-*-step-1",
+    "canary-production-*-step-2",
+    "canary-production-*-step-3",
+)
+
+
 @dataclass(frozen=True, slots=True)
 class SeedLayout:
     """Where a written seed scenario lives."""
@@ -193,6 +224,7 @@ def write_seed(
     registry_credentials: str | None = None,
     clusters: Sequence[dict[str, str]] = (),
     builds: Sequence[dict[str, object]] = (),
+    releases: Sequence[dict[str, object]] = (),
 ) -> SeedLayout:
     """Write ``ferry.yaml`` and the three Applications (one multi-document file) under ``root``.
 
@@ -225,6 +257,8 @@ def write_seed(
         config["clusters"] = list(clusters)
     if builds:
         config["builds"] = list(builds)
+    if releases:
+        config["releases"] = list(releases)
     path = root / "ferry.yaml"
     path.write_text(yaml.safe_dump(config, sort_keys=False))
     return SeedLayout(path, apps_dir, repo_url)

@@ -1,7 +1,12 @@
-"""Background services of the demo, recorded by PID so ``--down`` can stop them later."""
+"""Background services of the demo, recorded by PID so ``--down`` can stop them later.
+
+Every service runs in its own session, so its PID is also its process group and
+one ``killpg`` reaches whatever it forked (a worker's flow-run processes too).
+"""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
@@ -19,9 +24,22 @@ from ferry.errors import ToolError
 
 @dataclass(frozen=True, slots=True)
 class Service:
+    """One background process: what it is, its PID (= process group), where it answers.
+
+    ``kill`` marks a process that ignores SIGTERM (a Prefect process worker ignores the
+    first two): its group is sent SIGKILL at once.
+    """
+
     name: str
     pid: int
     url: str
+    kill: bool = False
+
+    def alive(self) -> bool:
+        return pid_alive(self.pid)
+
+    def how_to_stop(self) -> str:
+        return f"kill -{'KILL' if self.kill else 'TERM'} -- -{self.pid}"
 
 
 class ServiceBook:
@@ -41,65 +59,105 @@ class ServiceBook:
         self.path.write_text(json.dumps([asdict(s) for s in services], indent=2))
 
     def stop_all(self) -> list[str]:
-        """Stop every recorded service by PID (its whole process group); return their names."""
-        stopped = []
-        for service in self.load():
-            stop_pid(service.pid)
-            stopped.append(service.name)
-        self.path.unlink(missing_ok=True)
-        return stopped
+        """Stop every recorded service by PID (its whole process group), newest first; return their names.
+
+        A service that survives stays in the book, so ``--down`` can try again and say what is left.
+        """
+        stopped: list[Service] = []
+        left: list[Service] = []
+        for service in reversed(self.load()):
+            stop_pid(service.pid, kill=service.kill)
+            (left if service.alive() else stopped).append(service)
+        if left:
+            self.path.write_text(json.dumps([asdict(s) for s in reversed(left)], indent=2))
+        else:
+            self.path.unlink(missing_ok=True)
+        return [s.name for s in stopped]
+
+    def still_running(self) -> list[Service]:
+        """The recorded services whose process is still alive."""
+        return [s for s in self.load() if s.alive()]
 
 
-def stop_pid(pid: int, timeout: float = 10.0) -> None:
-    """SIGTERM the process group of ``pid``, then SIGKILL whatever is left after ``timeout``."""
-    for sig in (signal.SIGTERM, signal.SIGKILL):
+def pid_alive(pid: int) -> bool:
+    """Whether ``pid`` runs: reaped when it is our child, and a zombie (whose parent has not
+    reaped it yet) counts as gone."""
+    with contextlib.suppress(ChildProcessError):
+        if os.waitpid(pid, os.WNOHANG)[0] == pid:
+            return False
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return False
+    return stat.rsplit(")", 1)[-1].split()[0] not in ("Z", "X")
+
+
+def stop_pid(pid: int, timeout: float = 10.0, *, kill: bool = False) -> None:
+    """SIGTERM the process group of ``pid``, then SIGKILL whatever is left after ``timeout``.
+
+    With ``kill``, SIGKILL at once (for a process known to ignore SIGTERM).
+    """
+    for sig in (signal.SIGKILL,) if kill else (signal.SIGTERM, signal.SIGKILL):
         try:
             os.killpg(pid, sig)
         except ProcessLookupError:
             return
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
-            try:
-                os.kill(pid, 0)
-            except ProcessLookupError:
+            if not pid_alive(pid):
                 return
-            try:
-                os.waitpid(pid, os.WNOHANG)
-            except ChildProcessError:
-                pass
             time.sleep(0.1)
 
 
-def start_prefect_server(home: Path, port: int | None = None, ready_timeout: float = 90.0) -> Service:
+def spawn_service(
+    argv: list[str], log: Path, *, env: dict[str, str] | None = None, cwd: Path | None = None
+) -> subprocess.Popen[bytes]:
+    """Start ``argv`` in its own session, appending stdout and stderr to ``log``."""
+    log.parent.mkdir(parents=True, exist_ok=True)
+    with log.open("ab") as output:
+        return subprocess.Popen(
+            argv,
+            env=env,
+            cwd=cwd,
+            stdin=subprocess.DEVNULL,
+            stdout=output,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+
+
+def start_prefect_server(
+    home: Path,
+    port: int | None = None,
+    ready_timeout: float = 300.0,
+    *,
+    extra_env: dict[str, str] | None = None,
+) -> Service:
     """Start ``prefect server start`` on 127.0.0.1 in its own process group; wait for ``/api/health``.
 
     Without ``port``, a free one is picked (and another when it was taken meanwhile).
     Telemetry is off (it once locked the SQLite database here) and ``PREFECT_HOME``
-    keeps the database inside the demo directory.
+    keeps the database inside the demo directory. A fresh database is migrated first: 12 s on an
+    idle machine here, over a minute under load, hence the generous ``ready_timeout``.
     """
     home.mkdir(parents=True, exist_ok=True)
     if port is not None:
-        return _serve_prefect(home, port, ready_timeout)
-    return on_free_port(lambda free: _serve_prefect(home, free, ready_timeout))
+        return _serve_prefect(home, port, ready_timeout, extra_env)
+    return on_free_port(lambda free: _serve_prefect(home, free, ready_timeout, extra_env))
 
 
-def _serve_prefect(home: Path, port: int, ready_timeout: float) -> Service:
+def _serve_prefect(home: Path, port: int, ready_timeout: float, extra_env: dict[str, str] | None) -> Service:
     env = {
         **os.environ,
         "PREFECT_HOME": str(home),
         "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
         "PREFECT_API_URL": f"http://127.0.0.1:{port}/api",
+        **(extra_env or {}),
     }
     prefect = Path(sys.executable).with_name("prefect")
+    cmd = [str(prefect), "server", "start", "--host", "127.0.0.1", "--port", str(port)]
     log_path = home / "server.log"
-    with log_path.open("wb") as log:
-        process = subprocess.Popen(
-            [str(prefect), "server", "start", "--host", "127.0.0.1", "--port", str(port)],
-            env=env,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
+    process = spawn_service(cmd, log_path, env=env)
     url = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + ready_timeout
     while time.monotonic() < deadline:

@@ -1,22 +1,48 @@
-"""What a human is asked at each gate, and the record of what they answered.
+"""The values a gate is made of: what it asks about, its key, and the record of the answer.
 
-The Prefect layer turns a :class:`GateQuestion` into a paused run with a form
-and turns the form's answer into a :class:`GateDecision`; both are plain values
-so that the wording and the audit record are testable without Prefect.
+A gate is keyed by its environment **and** the revision it asks about
+(``sync-staging-9f14c6e2a1b3``), so an answer can only ever apply to the commit
+that was shown: a run re-executed after a suspension asks again, under a new
+key, when it would otherwise act on another commit. The wording lives in
+:mod:`ferry.release.questions`; the Prefect layer turns both into a paused run
+with a form. Everything here is a plain value, testable without Prefect.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from enum import StrEnum
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict
 
+SHORT_SHA = 12
+
+
+class Verdict(StrEnum):
+    """The operator's choice on a gate's form; there is deliberately no default."""
+
+    APPROVE = "approve"
+    REJECT = "reject"
+
+
+def gate_key(kind: str, env: str, revision: str, step: int | None = None) -> str:
+    """The pause key (and artifact key) of one gate: kind, environment, revision, canary step.
+
+    >>> gate_key("sync", "staging", "9f14c6e2a1b3d4e5f6")
+    'sync-staging-9f14c6e2a1b3'
+    >>> gate_key("canary", "production", "9f14c6e2a1b3d4e5f6", 2)
+    'canary-production-9f14c6e2a1b3-step-2'
+    >>> gate_key("verified", "dev", "")
+    'verified-dev-unknown'
+    """
+    key = f"{kind}-{env}-{revision[:SHORT_SHA].lower() or 'unknown'}"
+    return key if step is None else f"{key}-step-{step}"
+
 
 class GateDecision(BaseModel):
-    """One answer to one gate: the audit record (artifact and run log)."""
+    """One answer to one gate: the audit record (artifact and run log), with the SHA it approved."""
 
     model_config = ConfigDict(frozen=True)
 
@@ -26,6 +52,8 @@ class GateDecision(BaseModel):
     approver: str = ""
     decided_at: datetime
     timed_out: bool = False
+    key: str = ""
+    revision: str = ""
 
     @property
     def verdict(self) -> str:
@@ -35,25 +63,47 @@ class GateDecision(BaseModel):
 
     def log_line(self) -> str:
         """One line for the run log."""
+        at = self.decided_at.isoformat()
         if self.timed_out:
-            return f"gate {self.gate!r} timed out at {self.decided_at.isoformat()}"
+            return f"gate {self.gate!r} timed out at {at}"
         who = self.approver or "unknown"
         comment = f": {self.comment}" if self.comment else ""
-        return f"gate {self.gate!r} {self.verdict} by {who} at {self.decided_at.isoformat()}{comment}"
+        revision = f" for {self.revision[:SHORT_SHA]}" if self.revision else ""
+        return f"gate {self.gate!r} {self.verdict}{revision} by {who} at {at}{comment}"
 
     def markdown(self) -> str:
-        """The artifact text."""
+        """The decision, as the last section of the gate's artifact (a list: nothing is clipped)."""
+        lines = [
+            f"## Decision: **{self.verdict}**",
+            "",
+            f"- **by:** {self.approver or '—'}",
+            f"- **at:** {self.decided_at.isoformat()}",
+        ]
+        if self.revision:
+            lines.append(f"- **revision:** `{self.revision}`")
+        lines.append(f"- **comment:** {self.comment or '—'}")
+        return "\n".join(lines) + "\n"
+
+    def ended(self, release: str) -> str:
+        """The message a rejected or timed-out release ends with (the run's final state)."""
+        if self.timed_out:
+            return f"release {release}: gate {self.gate!r} timed out; nothing further was synced"
         return (
-            f"# Gate: {self.gate}\n\n"
-            f"| answer | by | at | comment |\n|---|---|---|---|\n"
-            f"| **{self.verdict}** | {self.approver or '—'} | {self.decided_at.isoformat()} | "
-            f"{self.comment.replace('|', '/') or '—'} |\n"
+            f"release {release} rejected at gate {self.gate!r} by {self.approver or 'unknown'}: "
+            f"{self.comment or 'no comment'}; nothing further was synced"
         )
 
 
-def timed_out(gate: str, at: datetime | None = None) -> GateDecision:
+def timed_out(gate: str, at: datetime | None = None, *, key: str = "", revision: str = "") -> GateDecision:
     """The decision recorded when nobody answered in time."""
-    return GateDecision(gate=gate, approved=False, timed_out=True, decided_at=at or datetime.now(UTC))
+    return GateDecision(
+        gate=gate,
+        approved=False,
+        timed_out=True,
+        decided_at=at or datetime.now(UTC),
+        key=key,
+        revision=revision,
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -76,6 +126,20 @@ class ImageMove:
             str(data["new_tag"]),
             bool(data.get("renders_unchanged", False)),
         )
+
+    @property
+    def name(self) -> str:
+        """The repository's last path component: ``127.0.0.1:5000/cidemo/echo-server`` → ``echo-server``."""
+        return self.image.rsplit("/", 1)[-1]
+
+
+def new_tags(images: list[ImageMove] | tuple[ImageMove, ...]) -> str:
+    """The new tags, each once, in order: what a release run is named after.
+
+    >>> new_tags([ImageMove("a", "r/a", "v1", "v3-5a7147"), ImageMove("b", "r/b", "v1", "v3-5a7147")])
+    'v3-5a7147'
+    """
+    return ",".join(dict.fromkeys(i.new_tag for i in images))
 
 
 @dataclass(frozen=True, slots=True)
@@ -108,69 +172,41 @@ class CanaryStep:
 
 
 @dataclass(frozen=True, slots=True)
+class WriteBack:
+    """The deploy-repo commit a gate is about, and the run that made it (when known)."""
+
+    sha: str
+    message: str = ""
+    run_url: str | None = None
+
+    @property
+    def subject(self) -> str:
+        return self.message.strip().splitlines()[0] if self.message.strip() else ""
+
+
+@dataclass(frozen=True, slots=True)
 class GateQuestion:
-    """A gate: its stable key (one answer per key per run), title and the markdown shown with the form."""
+    """One gate.
+
+    Attributes:
+        key: Its pause key: one answer per key per run (see :func:`gate_key`).
+        title: The question, e.g. "Sync staging?".
+        description: The markdown shown above the form (and in the gate's artifact).
+        summary: A few plain lines for the run's state message, readable without opening anything.
+        revision: The SHA an approval applies to.
+        facts: Values for notifications and tests.
+    """
 
     key: str
     title: str
     description: str
+    summary: str = ""
+    revision: str = ""
     facts: dict[str, str] = field(default_factory=dict)
 
 
-def _images_table(images: Sequence[ImageMove]) -> list[str]:
-    if not images:
-        return ["_No image change recorded._"]
-    lines = ["| image | from | to |", "|---|---|---|"]
-    lines += [f"| `{i.image}` | `{i.old_tag or '—'}` | `{i.new_tag}` |" for i in images]
-    warnings = [
-        f"⚠ `{i.image}:{i.new_tag}`: the write-back changes nothing that renders; "
-        "no manifest reads the values its annotations name."
-        for i in images
-        if i.renders_unchanged
-    ]
-    return [*lines, "", *warnings] if warnings else lines
-
-
-def dev_verified_question(
-    release: str, app: str, commit: str, images: Sequence[ImageMove], checks: Sequence[CheckResult]
-) -> GateQuestion:
-    """Gate 1: Dev is synced and Healthy, validation ran; is it good?"""
-    lines = [f"**Release** `{release}` — Dev app `{app}` is synced and Healthy at `{commit[:12]}`.", ""]
-    lines += _images_table(images)
-    lines += ["", "**Validation**", ""]
-    if checks:
-        lines += [
-            f"- {'✅' if c.passed else '❌'} {c.name} ({c.attempts} attempt(s))"
-            + (f": {c.detail}" if c.detail else "")
-            for c in checks
-        ]
-    else:
-        lines.append("- no checks configured")
-    lines += ["", "Approve to go on to Staging; reject to stop this release."]
-    return GateQuestion("dev-verified", "Dev verified?", "\n".join(lines), {"commit": commit})
-
-
-def sync_question(
-    env: str, app: str, revision: str, images: Sequence[ImageMove], diff_summary: str
-) -> GateQuestion:
-    """Gate before an environment's sync: the diff is in the run's artifacts."""
-    lines = [f"Sync `{app}` ({env}) to `{revision[:12]}`?", ""]
-    lines += _images_table(images)
-    lines += ["", diff_summary, "", f"The full diff is the artifact `release-diff-{env}` of this run."]
-    return GateQuestion(f"sync-{env}", f"Sync {env}?", "\n".join(lines), {"revision": revision})
-
-
-def canary_question(env: str, app: str, step: CanaryStep) -> GateQuestion:
-    """Gate at a paused canary step."""
-    title = f"Approve canary {step.label()}?"
-    text = (
-        f"`{app}` ({env}): the canary is paused at {step.label()}. Approve to continue; reject to abort it."
-    )
-    return GateQuestion(f"canary-{env}-{step.index}", title, text)
-
-
 def run_link(ui_url: str | None, flow_run_id: str) -> str:
-    """A link to the paused run in the Prefect UI.
+    """A link to a flow run in the Prefect UI.
 
     >>> run_link("http://127.0.0.1:4200/", "abc")
     'http://127.0.0.1:4200/runs/flow-run/abc'
@@ -179,6 +215,17 @@ def run_link(ui_url: str | None, flow_run_id: str) -> str:
     return f"{base}/runs/flow-run/{flow_run_id}"
 
 
+def artifact_link(ui_url: str | None, artifact_id: str) -> str:
+    """A link to one artifact in the Prefect UI.
+
+    >>> artifact_link("http://127.0.0.1:4200", "f00")
+    'http://127.0.0.1:4200/artifacts/artifact/f00'
+    """
+    base = (ui_url or "http://127.0.0.1:4200").rstrip("/")
+    return f"{base}/artifacts/artifact/{artifact_id}"
+
+
 def notification_text(question: GateQuestion, link: str) -> tuple[str, str]:
     """Subject and body of a gate notification."""
-    return f"Ferry: {question.title}", f"{question.title}\n\nResume or reject the paused run: {link}\n"
+    body = f"{question.title}\n\n{question.summary}\n\nDecide in the paused run: {link}\n"
+    return f"Ferry: {question.title}", body

@@ -80,6 +80,22 @@ def release_of(config: FerryConfig, engine: SyncEngine, app: str) -> tuple[Resol
     return None
 
 
+def environment_of(config: FerryConfig, app: Application) -> tuple[str, str] | None:
+    """``(release, environment)`` of ``app``, from the releases' lists or the app's own labels.
+
+    Needs no cluster or clone: the image updater labels its events with it.
+    """
+    labels = app.metadata.labels
+    for release in config.releases:
+        for env, entry in release.environments.items():
+            if entry.app == app.name:
+                return release.name, env
+        labelled = labels.get(ENVIRONMENT_LABEL)
+        if release.selector and labels.get(SERVICE_LABEL) == release.selector and labelled in ENVIRONMENTS:
+            return release.name, str(labelled)
+    return None
+
+
 def wait_dev_ready(engine: SyncEngine, app: str, timeout: float, *, interval: float = 2.0) -> AppStatus:
     """Wait until Dev is Synced (by auto-sync) and Healthy at its branch head.
 

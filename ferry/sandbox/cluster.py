@@ -29,7 +29,15 @@ from ferry.sandbox.components import ClusterLayout, ClusterPorts
 from ferry.sandbox.crds import install_crds
 from ferry.sandbox.kubeconfig import KubeconfigEntry, write_component_kubeconfig, write_kubeconfig
 from ferry.sandbox.pki import create_cluster_pki
-from ferry.sandbox.processes import ManagedProcess, free_ports, is_running, log_tail, spawn, stop
+from ferry.sandbox.processes import (
+    ManagedProcess,
+    exit_status,
+    free_ports,
+    is_running,
+    log_tail,
+    spawn,
+    stop,
+)
 from ferry.sandbox.state import (
     STATE_FILE,
     Cluster,
@@ -161,36 +169,26 @@ def _start(
     fresh: dict[str, Cluster] = {}
     try:
         for layout in layouts:
-            etcd = spawn("etcd", components.etcd_command(binaries["etcd"], layout), _log(layout, "etcd"))
+            etcd = _spawn(layout, "etcd", components.etcd_command(binaries["etcd"], layout))
             fresh[layout.name] = record_cluster(layout, (etcd,))
         for layout in layouts:
-            apiserver = spawn(
-                "kube-apiserver",
-                components.apiserver_command(binaries["kube-apiserver"], layout),
-                _log(layout, "kube-apiserver"),
+            apiserver = _spawn(
+                layout, "kube-apiserver", components.apiserver_command(binaries["kube-apiserver"], layout)
             )
             fresh[layout.name] = record_cluster(layout, (*fresh[layout.name].processes, apiserver))
         for layout in layouts:
             _wait_ready(fresh[layout.name], timeout)
         for layout in layouts:
-            others = (
-                spawn(
-                    "kube-controller-manager",
-                    components.controller_manager_command(binaries["kube-controller-manager"], layout),
-                    _log(layout, "kube-controller-manager"),
+            commands = {
+                "kube-controller-manager": components.controller_manager_command(
+                    binaries["kube-controller-manager"], layout
                 ),
-                spawn(
-                    "kube-scheduler",
-                    components.scheduler_command(binaries["kube-scheduler"], layout),
-                    _log(layout, "kube-scheduler"),
-                ),
-                spawn(
-                    "kwok",
-                    components.kwok_command(binaries["kwok"], layout, kwok_stages_path(bin_dir)),
-                    _log(layout, "kwok"),
-                ),
-            )
-            fresh[layout.name] = record_cluster(layout, (*fresh[layout.name].processes, *others))
+                "kube-scheduler": components.scheduler_command(binaries["kube-scheduler"], layout),
+                "kwok": components.kwok_command(binaries["kwok"], layout, kwok_stages_path(bin_dir)),
+            }
+            for component, command in commands.items():
+                process = _spawn(layout, component, command)
+                fresh[layout.name] = record_cluster(layout, (*fresh[layout.name].processes, process))
         for cluster in fresh.values():
             with cluster.admin_api() as api:
                 api.create("/api/v1/nodes", components.kwok_node())
@@ -287,8 +285,11 @@ def _prepare(state_dir: Path, name: str, ports: Sequence[int]) -> ClusterLayout:
     return layout
 
 
-def _log(layout: ClusterLayout, component: str) -> Path:
-    return layout.log_dir / f"{component}.log"
+def _spawn(layout: ClusterLayout, component: str, command: Sequence[str]) -> ManagedProcess:
+    try:
+        return spawn(component, command, layout.log_dir / f"{component}.log")
+    except ClusterUnavailable as exc:
+        raise ClusterUnavailable(f"sandbox {layout.name}: {exc}") from exc
 
 
 def _in_stop_order(processes: Sequence[ManagedProcess]) -> list[ManagedProcess]:
@@ -309,9 +310,11 @@ def _healthy(cluster: Cluster) -> bool:
 def _check_alive(cluster: Cluster) -> None:
     for process in cluster.processes:
         if not is_running(process):
+            status = exit_status(process)
+            how = "exited" if status is None else f"exited with status {status}"
             raise ClusterUnavailable(
-                f"sandbox {cluster.name}: {process.component} exited during start-up; "
-                f"last lines of {process.log}:\n{log_tail(process.log)}"
+                f"sandbox {cluster.name}: {process.component} (pid {process.pid}) {how} during start-up; "
+                f"last lines of {process.log}:\n{log_tail(process.log) or '(the log is empty)'}"
             )
 
 

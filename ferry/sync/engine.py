@@ -36,8 +36,9 @@ from ferry.sync.model import (
     SyncStatus,
 )
 from ferry.sync.plan import container_images, namespace_to_create, prepare
-from ferry.sync.render import Rendered, Tools, render_application
+from ferry.sync.render import Rendered, Tools, render_application, resolve_revision
 from ferry.update.repos import RepoPool
+from ferry.vcs.clone import CommitInfo
 
 logger = logging.getLogger(__name__)
 
@@ -147,6 +148,14 @@ class SyncEngine:
         with self._repos() as pool:
             clone = pool.clone_at(app.source.repo_url, revision)
             return render_application(app, clone, revision, self._tools)
+
+    def commit(self, name: str, revision: str | None = None) -> CommitInfo:
+        """The commit ``revision`` of app ``name`` (default: its target revision's head, fetched now)."""
+        app = self.application(name)
+        with self._repos() as pool:
+            clone = pool.clone(app.source.repo_url)
+            sha = resolve_revision(clone, revision or app.source.target_revision)
+            return clone.log(revision=sha, max_count=1)[0]
 
     def _repos(self) -> _PoolContext:
         return _PoolContext(RepoPool(self.config, self._credentials, self.config.cache_path / "sync-repos"))

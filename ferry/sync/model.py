@@ -109,6 +109,15 @@ class ResourceDiff:
     requires_pruning: bool = False
     error: str = ""
 
+    @property
+    def action(self) -> str:
+        """What a sync does to it: ``prune``, ``create``, ``update`` or ``none``."""
+        if self.status is not SyncStatus.OUT_OF_SYNC:
+            return "none"
+        if self.requires_pruning:
+            return "prune"
+        return "create" if self.live is None else "update"
+
 
 @dataclass(frozen=True, slots=True)
 class AppDiff:

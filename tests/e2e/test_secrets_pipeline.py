@@ -100,9 +100,9 @@ def test_a_whole_pipeline_leaves_no_secret_in_prefect_or_git(
         assert auto_sync(config=config, cluster="dev", wait_timeout=90, return_state=True).is_completed()
 
         running = Background(lambda: release(app=app["dev"], config=config, return_state=True))
-        run = paused_run(app["dev"], "dev-verified")
+        run = paused_run(app["dev"], "verified-dev-*")
         answer(run, True, "alice")
-        paused_run(app["dev"], "sync-staging")
+        paused_run(app["dev"], "sync-staging-*")
         answer(run, True, "bob")
         assert running.result().is_completed()
         rolled = rollback(app=app["staging"], config=config, return_state=True)

@@ -14,9 +14,6 @@ import pytest
 from prefect.blocks.notifications import CustomWebhookNotificationBlock
 from prefect.client.orchestration import get_client
 from prefect.client.schemas.filters import (
-    ArtifactFilter,
-    ArtifactFilterFlowRunId,
-    ArtifactFilterKey,
     LogFilter,
     LogFilterFlowRunId,
 )
@@ -32,6 +29,7 @@ from tests.release.world import (
     Background,
     ReleaseWorld,
     answer,
+    artifact,
     build_world,
     paused_run,
 )
@@ -68,17 +66,6 @@ def _updated_dev(world: ReleaseWorld) -> None:
         config=str(world.config), cluster="dev", wait_timeout=90, return_state=True
     ).is_completed()
     assert world.image_of("dev", "echo-server").endswith(":v3-5a7147")
-
-
-def _artifact(key: str, run_id: Any) -> str:
-    with get_client(sync_client=True) as client:
-        found = client.read_artifacts(
-            artifact_filter=ArtifactFilter(
-                key=ArtifactFilterKey(any_=[key]), flow_run_id=ArtifactFilterFlowRunId(any_=[run_id])
-            )
-        )
-    assert found, f"no artifact {key}"
-    return str(found[0].data)
 
 
 def _run_logs(run_id: Any, wanted: str) -> str:
@@ -124,14 +111,14 @@ def test_reject_at_the_staging_gate_leaves_staging_unchanged_and_notifies(
     _updated_dev(world)
     before = world.image_of("staging")
     running = Background(lambda: release(app=world.app("dev"), config=str(world.config), return_state=True))
-    run = paused_run(world.app("dev"), "dev-verified")
+    run = paused_run(world.app("dev"), "verified-dev-*")
     answer(run, True)
-    paused_run(world.app("dev"), "sync-staging")
+    paused_run(world.app("dev"), "sync-staging-*")
     answer(run, False, "bob", "not today")
     state = running.result()
 
-    assert state.is_failed()
-    assert "rejected by bob" in str(state.message) and "not today" in str(state.message)
+    assert state.type is StateType.CANCELLED, "a rejection is a decision, not a failure"
+    assert "rejected at gate 'Sync staging?' by bob: not today" in str(state.message)
     assert world.image_of("staging") == before
     assert len(_staging_history(world)) == 1
     subjects = [r["subject"] for r in received]
@@ -151,8 +138,8 @@ def test_a_gate_that_times_out_ends_the_run_failed_with_nothing_synced(
     assert state.type is StateType.FAILED
     # Prefect fails the run itself when a pause expires; the gate's record says why, in an artifact
     # and in the run log.
-    assert "timed out" in _artifact("gate-dev-verified", state.state_details.flow_run_id)
-    wanted = "gate 'Dev verified?' timed out after 3s; nothing further was synced"
+    assert "timed out" in artifact("gate-verified-dev-", state.state_details.flow_run_id)
+    wanted = "gate 'Dev verified?' timed out; nothing further was synced"
     assert wanted in _run_logs(state.state_details.flow_run_id, wanted)
     assert world.image_of("staging") == before
     assert len(_staging_history(world)) == 1
@@ -164,9 +151,9 @@ def test_resuming_a_gate_twice_deploys_once(
     world = build_world(tmp_path, registry, sandbox, environments=("dev", "staging"))
     _updated_dev(world)
     running = Background(lambda: release(app=world.app("dev"), config=str(world.config), return_state=True))
-    run = paused_run(world.app("dev"), "dev-verified")
+    run = paused_run(world.app("dev"), "verified-dev-*")
     answer(run, True)
-    paused_run(world.app("dev"), "sync-staging")
+    paused_run(world.app("dev"), "sync-staging-*")
 
     # Four approvers press Resume at the same moment.
     approvers = [f"approver-{i}" for i in range(4)]
@@ -200,5 +187,5 @@ def test_resuming_a_gate_twice_deploys_once(
     history = _staging_history(world)
     assert len(history) == 2, "one sync for one approval"
     assert world.image_of("staging").endswith(":v3-5a7147")
-    record = _artifact("gate-sync-staging", state.state_details.flow_run_id)
+    record = artifact("gate-sync-staging-", state.state_details.flow_run_id)
     assert [a for a in approvers if a in record] in ([a] for a in accepted), record

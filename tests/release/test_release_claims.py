@@ -46,9 +46,9 @@ def _dev_at_v3(world: ReleaseWorld, environments: int) -> None:
 def _release_past_the_staging_gate(world: ReleaseWorld) -> tuple[Background, FlowRun]:
     """Start the release and approve "Dev verified?" and "Sync staging?"."""
     running = Background(lambda: release(app=world.app("dev"), config=str(world.config), return_state=True))
-    run = paused_run(world.app("dev"), "dev-verified")
+    run = paused_run(world.app("dev"), "verified-dev-*")
     answer(run, True)
-    paused_run(world.app("dev"), "sync-staging")
+    paused_run(world.app("dev"), "sync-staging-*")
     answer(run, True, "bob")
     return running, run
 
@@ -68,15 +68,15 @@ def test_rejecting_a_canary_step_in_the_release_stops_it_and_removes_the_canary(
     old, new = f"{world.image()}:v1.0", f"{world.image()}:v3-5a7147"
     _dev_at_v3(world, 3)
     running, run = _release_past_the_staging_gate(world)
-    paused_run(world.app("dev"), "canary-staging-1")
+    paused_run(world.app("dev"), "canary-staging-*-step-1")
     canary = world.deployment("staging", canary_name("echo-server"))
     assert canary is not None and canary["spec"]["template"]["spec"]["containers"][0]["image"] == new
     answer(run, False, "bob", "error rate up")
     state = running.result()
 
-    assert state.is_failed()
+    assert state.is_cancelled(), "a rejection is a decision, not a failure"
     assert (
-        "canary of" in str(state.message)
+        "canary" in str(state.message)
         and "rejected at" in str(state.message)
         and "bob" in str(state.message)
     )
@@ -114,11 +114,11 @@ def test_auto_rollback_rolls_back_and_holds_an_environment_whose_canary_was_reje
         _, cluster, ns = engine.destination(engine.application(world.app("staging")))
         kruise_pauses_at_step_1(cluster, "echo-server", ns)  # the test is the Kruise controller
         assert world.image_of("staging") == new
-        paused_run(world.app("dev"), "canary-staging-1")
+        paused_run(world.app("dev"), "canary-staging-*-step-1")
         answer(run, False, "carol", "latency")
         state = running.result()
 
-    assert state.is_failed() and "rejected at" in str(state.message), state.message
+    assert state.is_cancelled() and "rejected at" in str(state.message), state.message
     assert world.image_of("staging") == old, "auto_rollback put the previous revision back"
     history = _history(world, "staging")
     assert len(history) == 3 and history[-1] == history[0], history
@@ -141,9 +141,9 @@ def test_an_approved_release_lifts_the_rollback_hold(
         assert get_hold(engine, world.app("staging")) is not None
     _dev_at_v3(world, 2)
     running = Background(lambda: release(app=world.app("dev"), config=str(world.config), return_state=True))
-    run = paused_run(world.app("dev"), "dev-verified")
+    run = paused_run(world.app("dev"), "verified-dev-*")
     answer(run, True)
-    paused_run(world.app("dev"), "sync-staging")
+    paused_run(world.app("dev"), "sync-staging-*")
     with world.engine() as engine:
         assert get_hold(engine, world.app("staging")) is not None, "a release waiting at its gate holds"
     answer(run, True, "bob")

@@ -20,12 +20,19 @@ from ferry.release.gates import (
     CheckResult,
     GateDecision,
     ImageMove,
-    canary_question,
-    dev_verified_question,
+    WriteBack,
+    gate_key,
     timed_out,
 )
 from ferry.release.holds import Hold, rolled_away_tags, split_ref, without_held
 from ferry.release.pipeline import release_of
+from ferry.release.questions import (
+    DiffDigest,
+    ResourceChange,
+    canary_question,
+    dev_verified_question,
+    sync_question,
+)
 from ferry.release.rollback import target_entry
 from ferry.release.settings import CanaryConfig, ReleaseConfig, ValidationCheck
 from ferry.release.validation import run_check
@@ -144,33 +151,100 @@ def test_canary_deployment_shares_the_service_labels_but_not_the_selector() -> N
     assert stable["spec"]["selector"]["matchLabels"] == {"app": "web"}, "the stable manifest is not changed"
 
 
-def test_gate_descriptions_show_what_changed() -> None:
+def test_the_dev_gate_states_images_write_back_validation_and_the_run_that_made_the_commit() -> None:
     question = dev_verified_question(
         "echo",
         "app-dev",
-        "0123456789abcdef",
+        WriteBack(
+            "0123456789abcdef", "build: automatic update of app-dev\n\nbody", "http://ui/runs/flow-run/u1"
+        ),
         [ImageMove("echoserver", "r/echo", "v1.0", "v3")],
         [CheckResult("healthz", True, 1, "passed"), CheckResult("smoke", False, 3, "Job failed")],
     )
-    assert question.key == "dev-verified" and question.title == "Dev verified?"
-    assert "| `r/echo` | `v1.0` | `v3` |" in question.description
-    assert "`0123456789ab`" in question.description
-    assert "❌ smoke (3 attempt(s)): Job failed" in question.description
-    canary = canary_question("staging", "app-staging", CanaryStep(1, 3, 20, 1))
+    assert question.key == "verified-dev-0123456789ab" and question.title == "Dev verified?"
+    assert question.revision == "0123456789abcdef"
+    text = question.description
+    assert "- **echo**: `v1.0` → `v3` (`r/echo`)" in text
+    assert "- commit `0123456789ab`: build: automatic update of app-dev" in text
+    assert "[the image-update run](http://ui/runs/flow-run/u1)" in text
+    assert "- ❌ **smoke** (3 attempt(s)): Job failed" in text
+    assert text.index("**Images**") < text.index("**Write-back**") < text.index("**Validation**")
+    assert "|" not in text, "lists, not tables: the Resume modal clips wide tables"
+    assert question.summary.splitlines() == [
+        "Dev verified? echo: echo v1.0 → v3",
+        "write-back 0123456789ab 'build: automatic update of app-dev'",
+        "validation 1/2 passed (healthz, smoke)",
+        "made by http://ui/runs/flow-run/u1",
+    ]
+
+
+def test_the_sync_gate_shows_images_then_the_diff_cut_with_a_link_to_the_whole() -> None:
+    unified = "".join(f"+line {i}\n" for i in range(100))
+    fields = tuple(f"`spec.f{i}`: `1` → `2`" for i in range(8))
+    change = ResourceChange("Deployment app-staging/echo-server", "update", fields)
+    digest = DiffDigest("OutOfSync", (change,), unified, 4, "http://ui/artifacts/artifact/a1")
+    note = "main moved from aaaa to bbbb while 'Sync staging?' waited"
+    question = sync_question(
+        "staging",
+        "app-staging",
+        WriteBack("feedface" * 5, "build: x"),
+        [ImageMove("a", "r/echo", "v1", "v3")],
+        digest,
+        note,
+    )
+    text = question.description
+    assert question.key == "sync-staging-feedfacefeed" and question.revision == "feedface" * 5
+    assert (
+        text.index("**Images**")
+        < text.index("**Resources**: OutOfSync, 1 of 4 change")
+        < text.index("~~~~diff")
+    )
+    assert "- `Deployment app-staging/echo-server`: update\n    - `spec.f0`: `1` → `2`" in text
+    assert "`spec.f5`" in text and "`spec.f6`" not in text and "    - … and 2 more" in text
+    assert "+line 39" in text and "+line 40" not in text
+    assert "(100 lines in all): see [the full diff](http://ui/artifacts/artifact/a1)" in text
+    assert f"> ⚠️ {note}" in text and note in question.summary
+
+
+@pytest.mark.parametrize(
+    ("args", "key"),
+    [
+        (("verified", "dev", "ABCDEF0123456789"), "verified-dev-abcdef012345"),
+        (("sync", "production", "0123456789abcdef"), "sync-production-0123456789ab"),
+        (("canary", "staging", "0123456789abcdef", 2), "canary-staging-0123456789ab-step-2"),
+    ],
+)
+def test_gates_are_keyed_by_environment_and_revision(args: tuple[Any, ...], key: str) -> None:
+    assert gate_key(*args) == key
+
+
+def test_a_canary_gate_names_its_step_and_revision() -> None:
+    canary = canary_question("staging", "app-staging", "abcdef1234567890", CanaryStep(1, 3, 20, 1))
     assert canary.title == "Approve canary step 1/3 (traffic 20%, replicas 1)?"
-    assert canary.key == "canary-staging-1"
+    assert canary.key == "canary-staging-abcdef123456-step-1"
 
 
 def test_gate_decisions_are_frozen_records() -> None:
     at = datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC)
     decision = GateDecision(
-        gate="Sync staging?", approved=False, comment="not | today", approver="bob", decided_at=at
+        gate="Sync staging?",
+        approved=False,
+        comment="not | today",
+        approver="bob",
+        decided_at=at,
+        revision="f" * 40,
     )
     assert (
         decision.log_line()
-        == "gate 'Sync staging?' rejected by bob at 2026-01-02T03:04:05+00:00: not | today"
+        == "gate 'Sync staging?' rejected for ffffffffffff by bob at 2026-01-02T03:04:05+00:00: not | today"
     )
-    assert "| **rejected** | bob |" in decision.markdown() and "not / today" in decision.markdown()
+    assert (
+        "## Decision: **rejected**" in decision.markdown()
+        and "- **comment:** not | today" in decision.markdown()
+    )
+    assert decision.ended("echo") == (
+        "release echo rejected at gate 'Sync staging?' by bob: not | today; nothing further was synced"
+    )
     with pytest.raises(ValidationError):
         decision.approved = True  # type: ignore[misc]
     assert timed_out("Dev verified?", at).verdict == "timed out"
@@ -317,8 +391,8 @@ def test_dev_gate_warns_of_a_write_back_that_changes_nothing() -> None:
         },
     ]
     moves = [ImageMove.from_event(i) for i in event_images]
-    text = dev_verified_question("echo", "app-helm-dev", "abc123", moves, []).description
+    text = dev_verified_question("echo", "app-helm-dev", WriteBack("abc123"), moves, []).description
     assert "`r.io/cidemo/echo-web-server:v2.1`: the write-back changes nothing that renders" in text
     assert "echo-server:v2.1`: the write-back" not in text
-    quiet = dev_verified_question("echo", "app-helm-dev", "abc123", moves[:1], []).description
+    quiet = dev_verified_question("echo", "app-helm-dev", WriteBack("abc123"), moves[:1], []).description
     assert "changes nothing" not in quiet

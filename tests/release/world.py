@@ -8,6 +8,7 @@ session registry, so tests never see each other's tags or objects.
 from __future__ import annotations
 
 import contextvars
+import fnmatch
 import http.server
 import threading
 import time
@@ -22,13 +23,15 @@ from typing import Any
 import yaml
 from prefect.client.orchestration import get_client
 from prefect.client.schemas.filters import (
+    ArtifactFilter,
+    ArtifactFilterFlowRunId,
     FlowRunFilter,
     FlowRunFilterId,
     FlowRunFilterState,
     FlowRunFilterStateType,
 )
 from prefect.client.schemas.objects import FlowRun, StateType
-from prefect.client.schemas.sorting import FlowRunSort
+from prefect.client.schemas.sorting import ArtifactSort, FlowRunSort
 
 from ferry.config import load_config
 from ferry.devenv.oci import push_image
@@ -171,7 +174,11 @@ class Background:
 
 
 def paused_run(app: str, key: str, *, timeout: float = 180, flow_name: str | None = None) -> FlowRun:
-    """Wait for the run (with parameter ``app``) to pause at gate ``key``."""
+    """Wait for the run (with parameter ``app``) to pause at a gate whose key matches ``key``.
+
+    ``key`` is a glob: gate keys carry the revision (``sync-staging-9f14c6e2a1b3``), so tests ask
+    for ``sync-staging-*`` or ``canary-staging-*-step-1``.
+    """
     deadline = time.monotonic() + timeout
     seen = "nothing"
     with get_client(sync_client=True) as client:
@@ -186,7 +193,8 @@ def paused_run(app: str, key: str, *, timeout: float = 180, flow_name: str | Non
                 if run.parameters.get("app") != app or run.state is None:
                     continue
                 seen = f"{run.name}: {run.state.type.value} {run.state.state_details.pause_key}"
-                if run.state.is_paused() and run.state.state_details.pause_key == key:
+                pause_key = run.state.state_details.pause_key or ""
+                if run.state.is_paused() and fnmatch.fnmatchcase(pause_key, key):
                     return run
             time.sleep(0.5)
     raise AssertionError(f"no run of {app} paused at {key!r} (last seen: {seen})")
@@ -198,9 +206,23 @@ def read_run(run_id: Any) -> FlowRun:
 
 
 def answer(run: FlowRun, approved: bool, approver: str = "alice", comment: str = "") -> Any:
+    """Decide the run's open gate through the API, as the UI's form does."""
     from prefect.flow_runs import resume_flow_run
 
-    return resume_flow_run(run.id, run_input={"approved": approved, "approver": approver, "comment": comment})
+    decision = "approve" if approved else "reject"
+    return resume_flow_run(run.id, run_input={"decision": decision, "approver": approver, "comment": comment})
+
+
+def artifact(prefix: str, run_id: Any) -> str:
+    """The newest artifact of run ``run_id`` whose key starts with ``prefix``."""
+    with get_client(sync_client=True) as client:
+        found = client.read_artifacts(
+            artifact_filter=ArtifactFilter(flow_run_id=ArtifactFilterFlowRunId(any_=[run_id])),
+            sort=ArtifactSort.CREATED_DESC,
+        )
+    matching = [a for a in found if (a.key or "").startswith(prefix)]
+    assert matching, f"no artifact {prefix}* in run {run_id} (have: {sorted({a.key for a in found})})"
+    return str(matching[0].data)
 
 
 @contextmanager

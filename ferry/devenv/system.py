@@ -1,0 +1,360 @@
+"""Ferry deployed the way a team would run it, on loopback: what the demo, its tests and the benchmark run.
+
+* a Prefect server (SQLite) with the ``ferry`` process work pool, every deployment
+  of ``prefect.yaml`` registered by ``prefect --no-prompt deploy --all`` (schedules
+  and triggers included) and a worker on the pool;
+* ``ferry receive``: registry notifications → ``ferry.image.pushed``, forge push
+  webhooks → ``ferry.source.pushed``;
+* the registry (htpasswd; credentials in the Prefect ``Secret`` block ``argocd-acr``,
+  the seed's ``secret:argocd/acr#acr``), notifying the receiver;
+* the source repo, whose ``post-receive`` hook announces pushes to the receiver,
+  and the deploy repo with the seed's chart; the clusters are handed in.
+
+Nothing here calls a flow: every stage runs as a deployment run, started by its
+trigger (or, for the initial installation, by :meth:`System.run_deployment`, as
+an operator would from the UI). Every process is recorded in the
+:class:`~ferry.devenv.services.ServiceBook` the moment it starts, so whoever
+brought the system up can stop all of it by PID, even after a failure half way.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import os
+import secrets
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from ferry.ci.hook import install_post_receive
+from ferry.devenv.prefect_api import FINAL_STATES, PrefectApi, parse_time
+from ferry.devenv.registry import free_port, notification_config, start_registry
+from ferry.devenv.seed import IMAGES, create_deploy_repo, release_section, write_seed
+from ferry.devenv.services import Service, ServiceBook, spawn_service, start_prefect_server, stop_pid
+from ferry.devenv.source import SourceRepo, build_rule, create_source_repo
+from ferry.errors import ToolError
+from ferry.sandbox.state import Sandbox
+
+PROJECT_DIR = Path(__file__).resolve().parents[2]
+POOL = "ferry"
+REGISTRY_USER = "ferry-demo"
+SECRET_BLOCK = "argocd-acr"  # noqa: S105 - the name of the block, not its value
+APPS = {"dev": "app-helm-dev", "staging": "app-helm-staging", "production": "app-helm-production"}
+
+
+SERVER_SETTINGS = {
+    # A run queued behind a deployment's concurrency limit is looked at again after 10 s, not 30 s.
+    "PREFECT_SERVER_DEPLOYMENTS_CONCURRENCY_SLOT_WAIT_SECONDS": "10",
+    # Five upcoming runs per schedule instead of an hour's worth (30 per 2-minute schedule) in the UI.
+    "PREFECT_SERVER_SERVICES_SCHEDULER_MAX_RUNS": "5",
+    "PREFECT_SERVER_SERVICES_SCHEDULER_MIN_SCHEDULED_TIME": "PT10M",
+}
+
+
+@dataclass(frozen=True, slots=True)
+class WorkerTuning:
+    """How often the worker asks the server for runs. Prefect's default is every 10 s."""
+
+    query_seconds: float = 10.0
+
+    def env(self) -> dict[str, str]:
+        return {"PREFECT_WORKER_QUERY_SECONDS": str(self.query_seconds)}
+
+
+PREFECT_DEFAULTS = WorkerTuning()
+#: A run a trigger created waits at most a second for the worker. The cost is one small API call a second.
+TUNED = WorkerTuning(query_seconds=1.0)
+
+
+def _bin(name: str) -> str:
+    return str(Path(sys.executable).with_name(name))
+
+
+@dataclass
+class System:
+    """The running system: where everything is, and the book that stops it."""
+
+    root: Path
+    book: ServiceBook
+    api_url: str
+    env: dict[str, str]
+    config: Path | None = None
+    source: SourceRepo | None = None
+    deploy_repo: Path | None = None
+    registry_host: str = ""
+    registry_url: str = ""
+    #: Only in memory: the flows read the password from the ``argocd-acr`` Secret block.
+    registry_auth: tuple[str, str] | None = field(default=None, repr=False)
+    receiver_url: str = ""
+    tuning: WorkerTuning = TUNED
+    worker: Service | None = None
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def ui_url(self) -> str:
+        return self.api_url.removesuffix("/api")
+
+    def api(self) -> PrefectApi:
+        return PrefectApi(self.api_url)
+
+    def run_link(self, run_id: str) -> str:
+        return f"{self.ui_url}/runs/flow-run/{run_id}"
+
+    # -- the worker ----------------------------------------------------------------------------
+
+    def start_worker(self, tuning: WorkerTuning | None = None, name: str = "ferry-worker") -> Service:
+        """Start a process worker on the pool (stopping the one this system runs, if any)."""
+        self.stop_worker()
+        self.tuning = tuning or self.tuning
+        env = {**self.env, **self.tuning.env()}
+        argv = [_bin("prefect"), "worker", "start", "--pool", POOL, "--type", "process", "--name", name]
+        process = spawn_service(argv, self.root / "logs" / "worker.log", env=env, cwd=PROJECT_DIR)
+        # A process worker ignores the first two SIGTERMs: its group is killed outright.
+        self.worker = Service("prefect-worker", process.pid, "", kill=True)
+        self.book.add(self.worker)
+        with self.api() as api:
+            api.wait(lambda: self._polled(api, name), 120, f"worker {name} to poll the {POOL} pool")
+        return self.worker
+
+    @staticmethod
+    def _polled(api: PrefectApi, name: str) -> dict[str, Any] | None:
+        return next(
+            (w for w in api.workers(POOL) if w["name"] == name and w.get("last_heartbeat_time")), None
+        )
+
+    def stop_worker(self) -> None:
+        if self.worker is not None:
+            stop_pid(self.worker.pid, kill=True)
+            self.worker = None
+
+    # -- runs ----------------------------------------------------------------------------------
+
+    def run_deployment(
+        self, name: str, parameters: dict[str, Any] | None = None, timeout: float = 600
+    ) -> dict[str, Any]:
+        """Start a run of deployment ``name`` (as the UI's "Run" does) and wait for it to finish."""
+        with self.api() as api:
+            created = api.create_flow_run(api.deployment(name)["id"], parameters)
+            return api.wait_final(created["id"], timeout)
+
+    def wait_for_run(
+        self,
+        deployment: str,
+        done: Callable[[dict[str, Any]], bool],
+        *,
+        after: float,
+        timeout: float,
+        what: str,
+    ) -> dict[str, Any]:
+        """A run of ``deployment`` that started after ``after`` (epoch s) and for which ``done`` holds.
+
+        Started, not created: a scheduled run created long ago may be the one that picks the work up.
+        """
+        with self.api() as api:
+            deployment_id = api.deployment(deployment)["id"]
+
+            def found() -> dict[str, Any] | None:
+                for run in api.flow_runs(deployment_id=deployment_id):
+                    started = parse_time(run.get("start_time"))
+                    if started is not None and started >= after and done(run):
+                        return run
+                return None
+
+            return api.wait(found, timeout, what)
+
+    def wait_for_gate(self, pattern: str, *, after: float = 0.0, timeout: float = 600) -> dict[str, Any]:
+        """The ``release`` run that is paused at a gate whose key matches the glob ``pattern``."""
+
+        def paused_there(run: dict[str, Any]) -> bool:
+            state = run.get("state") or {}
+            key = (state.get("state_details") or {}).get("pause_key") or ""
+            return run["state_type"] == "PAUSED" and fnmatch.fnmatchcase(key, pattern)
+
+        return self.wait_for_run(
+            "release", paused_there, after=after, timeout=timeout, what=f"a release run paused at {pattern}"
+        )
+
+    def stop(self) -> list[str]:
+        return self.book.stop_all()
+
+
+def _start_receiver(system: System, token: str, secret: str) -> str:
+    """``ferry receive`` on a free port, with the Prefect emitter; return its base URL."""
+    env = {**system.env, "FERRY_RECEIVER_TOKEN": token, "FERRY_WEBHOOK_SECRET": secret}
+    for _ in range(3):
+        port = free_port()
+        argv = [
+            _bin("ferry"),
+            "receive",
+            "--listen",
+            f"127.0.0.1:{port}",
+            "--token-env",
+            "FERRY_RECEIVER_TOKEN",
+            "--forge-secret-env",
+            "FERRY_WEBHOOK_SECRET",
+        ]
+        process = spawn_service(argv, system.root / "logs" / "receiver.log", env=env)
+        base = f"http://127.0.0.1:{port}"
+        system.book.add(Service("ferry-receive", process.pid, base))
+        deadline = time.monotonic() + 60
+        while process.poll() is None and time.monotonic() < deadline:
+            try:
+                if httpx.get(f"{base}/healthz", timeout=1).status_code == 200:
+                    return base
+            except httpx.TransportError:
+                pass
+            time.sleep(0.2)
+        stop_pid(process.pid)
+    raise ToolError(f"ferry receive did not start; see {system.root / 'logs' / 'receiver.log'}")
+
+
+def _prefect_cli(system: System, *args: str, timeout: float = 600) -> str:
+    log = system.root / "logs" / "prefect-cli.log"
+    done = subprocess.run(
+        [_bin("prefect"), *args],
+        cwd=PROJECT_DIR,
+        env=system.env,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
+    with log.open("a") as out:
+        out.write(f"$ prefect {' '.join(args)}\n{done.stdout}{done.stderr}\n")
+    if done.returncode != 0:
+        raise ToolError(
+            f"prefect {' '.join(args)} failed ({done.returncode}):\n{(done.stdout + done.stderr)[-3000:]}"
+        )
+    return done.stdout
+
+
+def bring_up(
+    root: Path,
+    sandbox: Sandbox,
+    *,
+    tuning: WorkerTuning = TUNED,
+    step: Callable[[str], None] = lambda _: None,
+) -> System:
+    """Start the deployed system under ``root`` against ``sandbox``'s clusters.
+
+    The caller owns the result: on an exception part of it may be running, and
+    ``ServiceBook(root).stop_all()`` stops it.
+    """
+    root.mkdir(parents=True, exist_ok=True)
+    (root / "logs").mkdir(exist_ok=True)
+    book = ServiceBook(root)
+
+    step("Prefect server (SQLite)")
+    server = start_prefect_server(root / "prefect", extra_env=SERVER_SETTINGS)
+    book.add(server)
+    api_url = f"{server.url}/api"
+    env = {
+        **os.environ,
+        "PREFECT_API_URL": api_url,
+        "PREFECT_HOME": str(root / "prefect"),
+        "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
+        "FERRY_PROJECT_DIR": str(PROJECT_DIR),
+        "PYTHONPATH": str(PROJECT_DIR),
+    }
+    system = System(root, book, api_url, env, tuning=tuning)
+
+    step("ferry receive: registry notifications and source pushes → Prefect events")
+    token, secret = secrets.token_urlsafe(24), secrets.token_urlsafe(24)
+    system.receiver_url = _start_receiver(system, token, secret)
+
+    step("Registry (CNCF Distribution, htpasswd), notifying ferry receive")
+    password = secrets.token_urlsafe(16)
+    registry = start_registry(
+        root / "registry",
+        auth=(REGISTRY_USER, password),
+        extra_config=notification_config(f"{system.receiver_url}/notifications", token),
+    )
+    book.add(Service("registry", registry.pid, registry.url))
+    system.registry_host, system.registry_url = registry.host, registry.url
+    system.registry_auth = registry.auth
+    with system.api() as api:
+        api.create_secret_block(SECRET_BLOCK, {"acr": f"{REGISTRY_USER}:{password}"})
+
+    step("Source repo (post-receive hook → ferry receive), deploy repo, the seed's Applications")
+    source = create_source_repo(root / "git" / "echo-server.git")
+    install_post_receive(source.bare, f"{system.receiver_url}/source", secret)
+    credentials = f"secret:{SECRET_BLOCK.replace('-', '/', 1)}#acr"
+    rules = [
+        {
+            **build_rule(source.url, registry.host, name=alias),
+            "image": f"{registry.host}/{repository}",
+            "credentials": credentials,
+        }
+        for alias, (repository, _) in IMAGES.items()
+    ]
+    bare = root / "git" / "gitops-demo.git"
+    clusters = [
+        {"name": c.name, "server": c.server, "kubeconfig": str(sandbox.kubeconfig), "context": c.context}
+        for c in sandbox.clusters
+    ]
+    layout = write_seed(
+        root / "config",
+        repo_url=bare.resolve().as_uri(),
+        registry_prefix=registry.host,
+        registry_api=registry.url,
+        registry_credentials=credentials,
+        clusters=clusters,
+        builds=rules,
+        releases=[release_section()],
+    )
+    # The deploy repo starts at the tag release-v1 of the current source commit builds to.
+    create_deploy_repo(bare, registry.host, initial_tag=f"v1-{source.head()[:6]}")
+    system.config, system.source, system.deploy_repo = layout.config, source, bare
+    env["FERRY_CONFIG"] = str(layout.config)
+
+    step("Work pool 'ferry' (process) and every deployment of prefect.yaml")
+    _prefect_cli(system, "work-pool", "create", POOL, "--type", "process", "--overwrite")
+    _prefect_cli(system, "--no-prompt", "deploy", "--all")
+
+    step(f"Worker on the pool (PREFECT_WORKER_QUERY_SECONDS={tuning.query_seconds:g})")
+    system.start_worker(tuning)
+    return system
+
+
+def install_v1(system: System, timeout: float = 600) -> str:
+    """The demo's starting point, made by deployment runs: ``release-v1`` built, v1 in every environment.
+
+    Returns the v1 tag.
+    """
+    assert system.source is not None
+    pushed_at = time.time()
+    sha = system.source.release("v1")
+    tag = f"v1-{sha[:6]}"
+    system.wait_for_run(
+        "ci-build",
+        lambda run: run["state_type"] in FINAL_STATES and tag in str((run.get("state") or {}).get("message")),
+        after=pushed_at - 1,
+        timeout=timeout,
+        what=f"ci-build to push {tag}",
+    )
+    runs = [system.run_deployment("sync-dev", timeout=timeout)]
+    runs += [
+        system.run_deployment("sync", {"app": APPS[env]}, timeout=timeout)
+        for env in ("staging", "production")
+    ]
+    failed = [
+        f"{r['name']}: {r['state_type']} {(r.get('state') or {}).get('message')}"
+        for r in runs
+        if r["state_type"] != "COMPLETED"
+    ]
+    if failed:
+        raise ToolError("installing v1 failed: " + "; ".join(failed))
+    return tag
+
+
+def push_release(system: System, version: str) -> tuple[str, float]:
+    """A developer's ``git commit`` and ``git push origin HEAD:release-<version>``: (commit, end of push)."""
+    assert system.source is not None
+    system.source.commit({"VERSION": f"{version}\n"}, f"echo server {version}")
+    sha = system.source.release(version)
+    return sha, time.time()

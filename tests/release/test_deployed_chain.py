@@ -1,0 +1,198 @@
+"""The deployed system carries a ``git push release-vN``, through deployments on a worker, to the gates.
+
+Nothing here calls a flow: each stage is a deployment run started by its trigger
+(source push → ``ci-build`` → ``ferry.image.pushed`` → ``image-updater`` →
+``ferry.image.updated`` → ``sync-dev`` and ``release``), and every gate is
+answered through the REST API, exactly as the UI's Resume form answers it.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+from typing import Any
+
+import pytest
+
+from ferry.config import load_config
+from ferry.devenv.prefect_api import PrefectApi, parse_time
+from ferry.devenv.seed import CHART_PATH, RELEASE_GATES
+from ferry.devenv.system import APPS, System, push_release
+from ferry.release.canary import canary_name
+from ferry.sync.engine import SyncEngine
+from tests.fixtures.git import BareRepo
+
+# The session's deployed system takes minutes to come up on a loaded machine (the first test that
+# asks for it pays), and every gate of a release is a new Python process.
+pytestmark = [pytest.mark.cluster, pytest.mark.slow, pytest.mark.timeout(1800)]
+
+
+def _engine(system: System) -> SyncEngine:
+    assert system.config is not None
+    return SyncEngine(load_config(system.config))
+
+
+def _live(system: System, env: str, name: str = "echo-server") -> dict[str, Any] | None:
+    with _engine(system) as engine:
+        _, cluster, namespace = engine.destination(engine.application(APPS[env]))
+        return cluster.get("apps/v1", "Deployment", name, namespace)
+
+
+def _image(system: System, env: str) -> str:
+    live = _live(system, env)
+    assert live is not None, f"no echo-server Deployment in {env}"
+    return str(live["spec"]["template"]["spec"]["containers"][0]["image"])
+
+
+def _history(system: System, env: str) -> list[Any]:
+    with _engine(system) as engine:
+        return list(engine.history(APPS[env]))
+
+
+def _key(run: dict[str, Any]) -> str:
+    return str(((run.get("state") or {}).get("state_details") or {}).get("pause_key") or "")
+
+
+def _answer(api: PrefectApi, run: dict[str, Any], decision: str, approver: str, comment: str = "") -> None:
+    result = api.resume(run["id"], {"decision": decision, "approver": approver, "comment": comment})
+    assert result["status"] == "ACCEPT", result
+
+
+def _next_gate(api: PrefectApi, run_id: str, after_key: str, timeout: float = 600) -> dict[str, Any]:
+    """The run once it is paused at a gate other than ``after_key``, or has ended."""
+
+    def moved() -> dict[str, Any] | None:
+        run = api.flow_run(run_id)
+        if run["state_type"] in ("COMPLETED", "FAILED", "CANCELLED", "CRASHED"):
+            return run
+        return run if run["state_type"] == "PAUSED" and _key(run) != after_key else None
+
+    return api.wait(moved, timeout, f"run {run_id} to pass gate {after_key}")
+
+
+def _released(system: System, version: str) -> tuple[str, float, dict[str, Any]]:
+    """Push ``release-<version>``; return the new tag, the end of the push and the release run once it
+    waits at "Dev verified?"."""
+    sha, pushed_at = push_release(system, version)
+    run = system.wait_for_gate("verified-dev-*", after=pushed_at - 1, timeout=900)
+    return f"{version}-{sha[:6]}", pushed_at, run
+
+
+def _runs_since(api: PrefectApi, since: float) -> tuple[dict[str, list[str]], dict[str, list[str]]]:
+    """Deployment → names of its runs that started after ``since``; and of those a trigger created."""
+    names = {d["id"]: d["name"] for d in api.deployments()}
+    started: dict[str, list[str]] = {}
+    triggered: dict[str, list[str]] = {}
+    for run in api.flow_runs():
+        if (parse_time(run.get("start_time")) or 0) < since:
+            continue
+        started.setdefault(names[run["deployment_id"]], []).append(run["name"])
+        if (run.get("created_by") or {}).get("type") == "AUTOMATION":
+            triggered.setdefault(names[run["deployment_id"]], []).append(run["name"])
+    return started, triggered
+
+
+def test_a_git_push_reaches_every_gate_and_production_runs_the_new_tag(deployed_system: System) -> None:
+    system = deployed_system
+    assert system.deploy_repo is not None
+    v1 = system.notes[0]
+    before = {env: _image(system, env) for env in ("staging", "production")}
+    assert all(image.endswith(f":{v1}") for image in before.values()), before
+    tag, pushed_at, release = _released(system, "v3")
+
+    with system.api() as api:
+        # Every stage was a run of its deployment that its trigger created, named after what it did.
+        assert all(r["deployment_id"] for r in api.flow_runs()), "every flow run belongs to a deployment"
+        started, triggered = _runs_since(api, pushed_at - 1)
+        # The push's event starts ci-build; which of its runs builds the tag (a scheduled run may
+        # hold the deployment's one slot at that moment) does not matter.
+        assert triggered.get("ci-build") and "ci-build echo-server release-v3" in started["ci-build"], started
+        assert "image-update 3 apps" in started["image-updater"] and triggered.get("image-updater"), started
+        assert triggered.get("sync-dev"), "ferry.image.updated started sync-dev"
+        assert release["name"] == f"release echo-server {tag}" and release["name"] in triggered["release"]
+        assert release["state"]["message"].count("→") == 2, "both images moved"
+
+        # The question is on the run before anyone resumes it: state message, artifact, form description.
+        assert release["state_name"] == "Suspended", "the run's process exited: the worker is free"
+        message = release["state"]["message"]
+        assert f"→ {tag}" in message and "validation 1/1 passed (smoke-job)" in message
+        assert "build: automatic update of app-helm-dev" in message and "/runs/flow-run/" in message
+        question = next(a for a in api.artifacts(release["id"]) if a["key"] == f"gate-{_key(release)}")
+        assert "Waiting for a decision" in question["data"] and f"`{tag}`" in question["data"]
+        keyset = release["state"]["state_details"]["run_input_keyset"]
+        described = api.run_input_description(release["id"], keyset)
+        assert described is not None and "**Validation**" in described and f"`{tag}`" in described
+
+        # The worker goes away while the run waits (no clean shutdown); a new one carries on.
+        system.stop_worker()
+        _answer(api, release, "approve", "alice", "dev looks good")
+        system.start_worker()
+
+        run, approver = release, "alice"
+        seen: list[str] = []
+        moved_head = ""
+        for pattern in RELEASE_GATES:
+            if seen:
+                run = _next_gate(api, release["id"], seen[-1])
+            key = _key(run)
+            assert fnmatch.fnmatchcase(key, pattern), f"expected a gate {pattern}, the run is at {key!r}"
+            seen.append(key)
+            if pattern == "verified-dev-*":
+                continue  # answered above, across the worker restart
+            if pattern == "sync-staging-*":
+                assert _image(system, "staging") == before["staging"], "nothing is synced before its gate"
+                # The branch moves while the gate waits: the approval still means the commit it showed.
+                moved_head = BareRepo(system.deploy_repo).commit(
+                    {f"{CHART_PATH}/NOTES.txt": "echo-server\n"}, "docs: a commit nobody approved for staging"
+                )
+            if pattern == "canary-staging-*-step-1":
+                canary = _live(system, "staging", canary_name("echo-server"))
+                assert canary is not None and canary["spec"]["template"]["spec"]["containers"][0][
+                    "image"
+                ].endswith(tag)
+                assert _image(system, "staging") == before["staging"], (
+                    "the stable version changes after the last step"
+                )
+                assert f"moved from {key.split('-')[2]}" in run["state"]["message"], (
+                    "the next gate says the branch moved"
+                )
+            if pattern == "sync-production-*":
+                assert _image(system, "staging").endswith(f":{tag}")
+                assert _image(system, "production") == before["production"]
+            approver = "carol" if "production" in pattern else "bob"
+            _answer(api, run, "approve", approver)
+        final = api.wait_final(release["id"], 600)
+
+    assert final["state_type"] == "COMPLETED", final["state"]
+    assert len(seen) == 8, seen
+    for env in ("staging", "production"):
+        assert _image(system, env).endswith(f":{tag}"), env
+        assert _live(system, env, canary_name("echo-server")) is None, f"the {env} canary was cleaned up"
+    staging_synced = _history(system, "staging")[-1].revision
+    sync_staging_key = next(k for k in seen if k.startswith("sync-staging-"))
+    assert staging_synced.startswith(sync_staging_key.removeprefix("sync-staging-")), (
+        "staging got the approved SHA"
+    )
+    assert staging_synced != moved_head, "not the head that moved while the gate waited"
+    assert _history(system, "production")[-1].revision == moved_head, (
+        "production's own gate showed the new head"
+    )
+
+
+def test_a_rejection_ends_cancelled_naming_the_gate_with_nothing_synced(deployed_system: System) -> None:
+    system = deployed_system
+    before = {env: (_image(system, env), len(_history(system, env))) for env in ("staging", "production")}
+    _, _, release = _released(system, "v4")
+    with system.api() as api:
+        _answer(api, release, "approve", "alice")
+        gate = _next_gate(api, release["id"], _key(release))
+        assert _key(gate).startswith("sync-staging-"), _key(gate)
+        refused = api.resume(release["id"], {"decision": "maybe", "approver": "bob"})
+        assert refused["status"] != "ACCEPT", "a form without a valid decision is refused"
+        assert api.flow_run(release["id"])["state_type"] == "PAUSED"
+        _answer(api, gate, "reject", "bob", "not during the freeze")
+        final = api.wait_final(release["id"], 600)
+    assert final["state_type"] == "CANCELLED", "a rejection is a decision, not a failure"
+    assert final["state"]["message"].startswith("release echo-server rejected at gate 'Sync staging?' by bob")
+    assert "not during the freeze" in final["state"]["message"]
+    after = {env: (_image(system, env), len(_history(system, env))) for env in ("staging", "production")}
+    assert after == before, "nothing was synced"
