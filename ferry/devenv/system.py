@@ -166,19 +166,52 @@ class System:
                         return run
                 return None
 
-            return api.wait(found, timeout, what)
+            try:
+                return api.wait(found, timeout, what)
+            except ToolError as exc:
+                # A chain that stalls says where: every run since ``after``, so a CI log alone shows
+                # which stage never started, waited for a slot, or failed.
+                raise ToolError(f"{exc}\n{self.runs_since(after)}") from exc
+
+    def runs_since(self, after: float) -> str:
+        """One line per flow run started or created since ``after``: deployment, name, state, message."""
+        with self.api() as api:
+            names = {d["id"]: d["name"] for d in api.deployments()}
+            lines = []
+            for run in api.flow_runs():
+                when = parse_time(run.get("start_time")) or parse_time(run.get("created")) or 0
+                if when < after:
+                    continue
+                state = run.get("state") or {}
+                message = (state.get("message") or "").replace("\n", " ")[:160]
+                deployment = names.get(run.get("deployment_id") or "", "-")
+                lines.append(f"  {deployment:<18} {run['name']:<40} {run['state_name']:<22} {message}")
+        return "runs since then:\n" + ("\n".join(lines) if lines else "  (none)")
 
     def wait_for_gate(self, pattern: str, *, after: float = 0.0, timeout: float = 600) -> dict[str, Any]:
         """The ``release`` run that is paused at a gate whose key matches the glob ``pattern``."""
 
-        def paused_there(run: dict[str, Any]) -> bool:
+        def paused_there_or_ended(run: dict[str, Any]) -> bool:
             state = run.get("state") or {}
             key = (state.get("state_details") or {}).get("pause_key") or ""
-            return run["state_type"] == "PAUSED" and fnmatch.fnmatchcase(key, pattern)
+            paused = run["state_type"] == "PAUSED" and fnmatch.fnmatchcase(key, pattern)
+            return paused or run["state_type"] in FINAL_STATES
 
-        return self.wait_for_run(
-            "release", paused_there, after=after, timeout=timeout, what=f"a release run paused at {pattern}"
+        run = self.wait_for_run(
+            "release",
+            paused_there_or_ended,
+            after=after,
+            timeout=timeout,
+            what=f"a release run paused at {pattern}",
         )
+        if run["state_type"] in FINAL_STATES:
+            # It will never pause there: say so now, with why, instead of waiting out the timeout.
+            message = (run.get("state") or {}).get("message") or ""
+            raise ToolError(
+                f"release run {run['name']!r} ended {run['state_name']} before gate {pattern}: {message}\n"
+                f"{self.runs_since(after)}"
+            )
+        return run
 
     def stop(self) -> list[str]:
         return self.book.stop_all()

@@ -26,6 +26,7 @@ def test_block_fields_have_title_and_description(block: type) -> None:
 SECRET_FIELDS = {
     RegistryCredentialsBlock: {"password"},
     GitCredentialsBlock: {"password", "ssh_private_key"},
+    PrivateLocalFileSystem: set(),
 }
 _SECRET_WORDS = ("password", "token", "secret", "key", "credential")
 

@@ -234,3 +234,20 @@ def test_a_push_still_succeeds_when_the_receiver_is_down(tmp_path: Path) -> None
     install_post_receive(source.bare, f"http://127.0.0.1:{free_port()}/source", "s3cret")
     sha = source.release("v4")  # raises if the push failed
     assert sha == source.head()
+
+
+def test_the_hook_ignores_the_pushers_proxy_settings(
+    forge_receiver: tuple[PushReceiver, Recorder, str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A pusher's proxy must never see the signed body: the receiver is on loopback.
+    dead = f"http://127.0.0.1:{free_port()}"
+    for name in ("http_proxy", "HTTP_PROXY", "https_proxy", "HTTPS_PROXY"):
+        monkeypatch.setenv(name, dead)
+    monkeypatch.delenv("no_proxy", raising=False)
+    monkeypatch.delenv("NO_PROXY", raising=False)
+    server, recorder, secret = forge_receiver
+    source = create_source_repo(tmp_path / "echo-server.git")
+    install_post_receive(source.bare, f"http://127.0.0.1:{server.port}/source", secret)
+    sha = source.release("v5")
+    (pushed,) = recorder.wait_for(1)
+    assert pushed.after == sha

@@ -14,6 +14,7 @@ import json
 import os
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -22,6 +23,9 @@ from typing import Any
 
 import pytest
 import yaml
+from kubernetes import client as k8s_client
+from kubernetes import config as k8s_config
+from kubernetes.client.exceptions import ApiException
 from prefect.client.orchestration import get_client
 from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterFlowRunId, ArtifactFilterKey
 
@@ -79,6 +83,39 @@ def demo_registry(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningR
         yield server
     finally:
         server.stop()
+
+
+@pytest.fixture
+def seed_namespaces(sandbox: Sandbox) -> Iterator[None]:
+    """Delete the seed's own namespaces (``app-helm-<env>``) from the shared clusters afterwards.
+
+    This test keeps the seed's app names, because the upstream files and messages it compares
+    name them; what it syncs carries their tracking ids. Left behind, Dev's would be pruning
+    work of any later ``app-helm-dev`` (the deployed system's), which would never be Synced.
+    """
+    yield
+    clients = {
+        env: k8s_config.new_client_from_config(
+            config_file=str(sandbox.kubeconfig), context=sandbox.context(env)
+        )
+        for env in ENVS
+    }
+    try:
+        for env, api_client in clients.items():
+            try:
+                k8s_client.CoreV1Api(api_client).delete_namespace(f"app-helm-{env}")
+            except ApiException as exc:
+                if exc.status != 404:
+                    raise
+        deadline = time.monotonic() + 120
+        for env, api_client in clients.items():
+            core = k8s_client.CoreV1Api(api_client)
+            while [n for n in core.list_namespace().items if n.metadata.name == f"app-helm-{env}"]:
+                assert time.monotonic() < deadline, f"namespace app-helm-{env} was not deleted in 120 s"
+                time.sleep(0.5)
+    finally:
+        for api_client in clients.values():
+            api_client.close()
 
 
 def external_secret_crd() -> dict[str, Any]:
@@ -143,6 +180,7 @@ def test_seed_deploy_repo_end_to_end(
     sandbox: Sandbox,
     sandbox_tools: dict,
     prefect_harness: str,
+    seed_namespaces: None,
 ) -> None:
     bare, url = _deploy_repo(tmp_path)
     config = _write_config(tmp_path, url, demo_registry, sandbox)

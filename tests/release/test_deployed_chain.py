@@ -73,7 +73,7 @@ def _released(system: System, version: str) -> tuple[str, float, dict[str, Any]]
     """Push ``release-<version>``; return the new tag, the end of the push and the release run once it
     waits at "Dev verified?"."""
     sha, pushed_at = push_release(system, version)
-    run = system.wait_for_gate("verified-dev-*", after=pushed_at - 1, timeout=900)
+    run = system.wait_for_gate("verified-dev-*", after=pushed_at - 1, timeout=600)
     return f"{version}-{sha[:6]}", pushed_at, run
 
 

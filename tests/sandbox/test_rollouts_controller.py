@@ -65,7 +65,8 @@ def test_the_controller_runs_by_pid_with_its_flags_and_a_minimal_environment(san
     cluster = sandbox.cluster(ARGO_ROLLOUTS_CLUSTER)
     process = rollouts.controller_process(cluster)
     assert process is not None and is_running(process)
-    assert all(rollouts.controller_process(c) is None for c in sandbox.clusters if c is not cluster)
+    # By name: the live sandbox re-reads cluster.json, so each access gives new objects.
+    assert all(rollouts.controller_process(c) is None for c in sandbox.clusters if c.name != cluster.name)
     argv = Path(f"/proc/{process.pid}/cmdline").read_bytes().decode().split("\0")
     ports = rollouts.controller_ports(cluster)
     assert ports is not None
