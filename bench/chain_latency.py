@@ -33,11 +33,13 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import signal
 import statistics
 import sys
 import tempfile
 import time
 from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -192,7 +194,8 @@ def push_images(system: System, tag: str) -> float:
     """Push both images at ``tag`` by hand; return when the last manifest PUT returned."""
     with OciPusher(system.registry_url, auth=system.registry_auth) as pusher:
         for repository, _ in IMAGES.values():
-            pusher.push_image(repository, tag, created=None)
+            # The seed's strategy is newest-build: an image without a created time never wins.
+            pusher.push_image(repository, tag, created=datetime.now(UTC))
     return time.time()
 
 
@@ -257,6 +260,8 @@ def main() -> None:
     parser.add_argument("--gap", type=float, default=20.0, help="seconds between pushes")
     parser.add_argument("--json", type=Path)
     args = parser.parse_args()
+    # A SIGTERM (timeout(1), a CI cancel) unwinds through the finally below, which stops it all.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     load = os.getloadavg()
     with tempfile.TemporaryDirectory(prefix="ferry-chain-") as tmp:
         root = Path(tmp)

@@ -3,6 +3,7 @@ seed's write-back)."""
 
 from __future__ import annotations
 
+import secrets
 import uuid
 from pathlib import Path
 from typing import Any
@@ -98,8 +99,13 @@ def test_seed_write_back_event_then_dev_is_synced_automatically(
     seed.remove_tag("v3-5a7147")
     apps_file = next(seed.layout.applications.glob("*.yaml"))
     apps = list(yaml.safe_load_all(apps_file.read_text()))
+    # Its own names: the shared clusters also hold the deployed system's seed apps (app-helm-dev
+    # in app-dev), and an app sees every object carrying its name's tracking id as its own.
+    sfx = secrets.token_hex(3)
     for app in apps:
         env = app["metadata"]["name"].removeprefix("app-helm-")
+        app["metadata"]["name"] = f"app-helm-{env}-{sfx}"
+        app["spec"]["destination"]["namespace"] = f"app-{env}-{sfx}"
         app["spec"]["destination"]["server"] = sandbox.cluster(env).server
     apps_file.write_text(yaml.safe_dump_all(apps, sort_keys=False))
     config = yaml.safe_load(seed.layout.config.read_text())
@@ -121,26 +127,26 @@ def test_seed_write_back_event_then_dev_is_synced_automatically(
     assert image_update_flow.image_update(config=str(seed.layout.config), return_state=True).is_completed()
     assert {e["event"] for e in emitted} == {"ferry.image.updated"}
     assert sorted(e["payload"]["application"] for e in emitted) == [
-        "app-helm-dev",
-        "app-helm-production",
-        "app-helm-staging",
+        f"app-helm-dev-{sfx}",
+        f"app-helm-production-{sfx}",
+        f"app-helm-staging-{sfx}",
     ]
 
     # What the sync-dev deployment's trigger runs on that event.
     state = auto_sync(config=str(seed.layout.config), cluster="dev", wait_timeout=90, return_state=True)
     assert state.is_completed(), state.message
     rows = state.result()
-    assert [(r["app"], r["synced"], r["health"]) for r in rows] == [("app-helm-dev", True, "Healthy")]
-    image = deployment_image(kube_client, "dev", "app-dev", "echo-server")
+    assert [(r["app"], r["synced"], r["health"]) for r in rows] == [(f"app-helm-dev-{sfx}", True, "Healthy")]
+    image = deployment_image(kube_client, "dev", f"app-dev-{sfx}", "echo-server")
     assert image == f"{registry.host}/cidemo/echo-server:v3-5a7147"
-    assert deployment_image(kube_client, "staging", "app-staging", "echo-server") is None
-    assert deployment_image(kube_client, "production", "app-production", "echo-server") is None
+    assert deployment_image(kube_client, "staging", f"app-staging-{sfx}", "echo-server") is None
+    assert deployment_image(kube_client, "production", f"app-production-{sfx}", "echo-server") is None
     # All three apps are listed by the flow over every cluster, but only automated ones sync.
     everywhere = auto_sync(config=str(seed.layout.config), return_state=True).result()
-    assert [(r["app"], r["synced"]) for r in everywhere] == [("app-helm-dev", False)]
+    assert [(r["app"], r["synced"]) for r in everywhere] == [(f"app-helm-dev-{sfx}", False)]
     with SyncEngine(load_config(seed.layout.config)) as engine:
-        assert engine.status("app-helm-staging").sync.value == "OutOfSync"
-        assert engine.status("app-helm-production").sync.value == "OutOfSync"
+        assert engine.status(f"app-helm-staging-{sfx}").sync.value == "OutOfSync"
+        assert engine.status(f"app-helm-production-{sfx}").sync.value == "OutOfSync"
 
 
 def test_cluster_from_a_kubernetes_cluster_config_block(
