@@ -10,16 +10,18 @@ from __future__ import annotations
 
 import os
 import re
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import Field, ValidationError, field_validator, model_validator
 
 from ferry import safeyaml
-from ferry.ci.rules import BuildRule
 from ferry.errors import ConfigError
-from ferry.release.settings import ReleaseConfig
+from ferry.schema.base import FrozenModel
+from ferry.schema.builds import BuildRule
+from ferry.schema.releases import ReleaseConfig
 
 _DURATION = re.compile(r"^(\d+)([smhd])$")
 _DURATION_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
@@ -37,11 +39,7 @@ def parse_duration(text: str) -> float:
     return float(int(match.group(1)) * _DURATION_SECONDS[match.group(2)])
 
 
-class _Model(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid", populate_by_name=True)
-
-
-class RegistryConfig(_Model):
+class RegistryConfig(FrozenModel):
     """One entry of ``registries:``, Image Updater's registries.conf keys."""
 
     name: str
@@ -68,14 +66,14 @@ class RegistryConfig(_Model):
         return parse_duration(self.credsexpire) if self.credsexpire else None
 
 
-class RepositoryConfig(_Model):
+class RepositoryConfig(FrozenModel):
     """One deployment repository, as the Applications' ``repoURL`` names it."""
 
     url: str
     credentials: str | None = None
 
 
-class CommitConfig(_Model):
+class CommitConfig(FrozenModel):
     """Who writes the commits and what they say."""
 
     author_name: str = "Ferry Image Updater"
@@ -88,7 +86,7 @@ class CommitConfig(_Model):
     )
 
 
-class ClusterConfig(_Model):
+class ClusterConfig(FrozenModel):
     """A target cluster; ``spec.destination.server`` or ``.name`` resolves to one of these."""
 
     name: str
@@ -111,7 +109,7 @@ def _as_configmap_value(value: Any) -> str:
     return yaml.safe_dump(value, sort_keys=False)
 
 
-class FerryConfig(_Model):
+class FerryConfig(FrozenModel):
     """The whole ``ferry.yaml``."""
 
     applications: str = "applications"
@@ -119,11 +117,11 @@ class FerryConfig(_Model):
     repositories: tuple[RepositoryConfig, ...] = ()
     clusters: tuple[ClusterConfig, ...] = ()
     builds: tuple[BuildRule, ...] = Field(
-        default=(), description="CI build rules: source repo refs to build and push (ferry.ci.rules)"
+        default=(), description="CI build rules: source repo refs to build and push (ferry.schema.builds)"
     )
     commit: CommitConfig = CommitConfig()
     releases: tuple[ReleaseConfig, ...] = Field(
-        default=(), description="Release pipelines with human gates (ferry.release.settings)"
+        default=(), description="Release pipelines with human gates (ferry.schema.releases)"
     )
     cache_dir: str | None = None
     push_attempts: int = Field(default=5, ge=1, le=50)
@@ -196,11 +194,16 @@ class FerryConfig(_Model):
         return next((r for r in self.registries if r.default), None)
 
     def repository_for(self, url: str) -> RepositoryConfig | None:
-        normalized = url.rstrip("/").removesuffix(".git")
-        for repo in self.repositories:
-            if repo.url.rstrip("/").removesuffix(".git") == normalized:
-                return repo
-        return None
+        return repository_for(self.repositories, url)
+
+
+def repository_for(repositories: Sequence[RepositoryConfig], url: str) -> RepositoryConfig | None:
+    """The entry for ``url``, ignoring a trailing slash and ``.git``, or None."""
+    normalized = url.rstrip("/").removesuffix(".git")
+    for repo in repositories:
+        if repo.url.rstrip("/").removesuffix(".git") == normalized:
+            return repo
+    return None
 
 
 def _validation_message(exc: ValidationError) -> str:

@@ -26,37 +26,21 @@ from __future__ import annotations
 import base64
 import json
 import os
-from collections.abc import Callable
-from dataclasses import dataclass, field
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from importlib.metadata import entry_points
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
+from ferry.config import RepositoryConfig, repository_for
+from ferry.credential import Credential
 from ferry.errors import AuthenticationError, ConfigError
 from ferry.vcs.credentials import GitCredentials
 
-if TYPE_CHECKING:  # ferry.config imports the CI rules, which resolve credentials: avoid the cycle
-    from ferry.config import FerryConfig
+__all__ = ["BlockLoader", "Credential", "CredentialResolver", "credential_from_text"]
 
 BlockLoader = Callable[[str, str], Any]
 """Loads a block by ``(type_slug, name)`` and returns its secret value (a str or a dict)."""
-
-
-@dataclass(frozen=True, slots=True)
-class Credential:
-    """Resolved secret material. ``repr`` never shows it."""
-
-    username: str | None = field(default=None)
-    password: str | None = field(default=None, repr=False)
-    ssh_private_key: str | None = field(default=None, repr=False)
-
-    def __repr__(self) -> str:
-        shown = [f"username={self.username!r}"]
-        if self.password:
-            shown.append("password='***'")
-        if self.ssh_private_key:
-            shown.append("ssh_private_key='***'")
-        return f"Credential({', '.join(shown)})"
 
 
 def credential_from_text(text: str) -> Credential:
@@ -186,14 +170,14 @@ class CredentialResolver:
         )
 
     def git_credentials(
-        self, url: str, ref: str | None, config: FerryConfig, *, key: str
+        self, url: str, ref: str | None, repositories: Sequence[RepositoryConfig], *, key: str
     ) -> GitCredentials | None:
-        """Credentials for a Git remote: ``ref`` when given, else the ``repositories:`` entry of ``url``.
+        """Credentials for a Git remote: ``ref`` when given, else the entry of ``url`` in ``repositories``.
 
         ``key`` names the setting that held ``ref``, for the error message.
         """
         if ref is None:
-            repo = config.repository_for(url)
+            repo = repository_for(repositories, url)
             ref = repo.credentials if repo else None
             key = "repositories.credentials"
         if ref is None:

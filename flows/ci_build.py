@@ -19,9 +19,9 @@ from blocks.loader import load_block_secret
 from ferry.ci.builder import BuiltImage
 from ferry.ci.cycle import BuildOutcome, BuildStatus, CiBuilder
 from ferry.ci.detect import BuildCandidate
-from ferry.ci.rules import BuildRule
 from ferry.config import load_config
 from ferry.credentials import CredentialResolver
+from ferry.schema.builds import BuildRule
 from flows.events import emit_image_pushed
 from flows.logging import forward_ferry_logs
 from flows.runs import config_path, rename_run

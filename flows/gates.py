@@ -35,7 +35,7 @@ from pydantic import Field
 
 from ferry.errors import PermanentError
 from ferry.release.gates import GateDecision, GateQuestion, Verdict, notification_text, run_link, timed_out
-from ferry.release.settings import ReleaseConfig
+from ferry.schema.releases import ReleaseConfig
 from tasks.release import ONCE
 
 POLL_SECONDS = 1.0

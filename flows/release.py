@@ -33,7 +33,7 @@ from ferry.release.questions import (
     head_moved,
     sync_question,
 )
-from ferry.release.settings import EnvironmentConfig, ReleaseConfig
+from ferry.schema.releases import EnvironmentConfig, ReleaseConfig
 from ferry.sync.engine import SyncEngine
 from ferry.sync.model import AppDiff
 from flows.gates import GateSettings, GateStopped, Rejected, ask, publish_once

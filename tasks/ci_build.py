@@ -11,7 +11,7 @@ from ferry.ci.builder import BuiltImage
 from ferry.ci.cycle import CiBuilder, Detection, PushedImage
 from ferry.ci.detect import BuildCandidate
 from ferry.ci.events import EventEmitter
-from ferry.ci.rules import BuildRule
+from ferry.schema.builds import BuildRule
 from tasks.retry import RETRYING
 
 

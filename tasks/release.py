@@ -19,7 +19,7 @@ from ferry.release.canary import CanaryProvider
 from ferry.release.gates import CanaryStep, CheckResult, WriteBack
 from ferry.release.holds import get_hold, release_hold
 from ferry.release.rollback import RollbackResult, git_revert_rollback, quick_rollback
-from ferry.release.settings import ValidationCheck
+from ferry.schema.releases import ValidationCheck
 from ferry.sync.engine import AppStatus, SyncEngine
 from ferry.sync.model import AppDiff, Initiator, SyncResult
 from tasks.retry import RETRYING

@@ -19,9 +19,10 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import Field, field_validator, model_validator
 
 from ferry.analysis.expr import ExprError, compile_condition
+from ferry.schema.base import FrozenModel
 
 #: Argo's ``DefaultConsecutiveErrorLimit``: a fifth error in a row errors the metric.
 DEFAULT_CONSECUTIVE_ERROR_LIMIT = 4
@@ -94,11 +95,7 @@ _ORDER = (
 )
 
 
-class _Model(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid", populate_by_name=True)
-
-
-class PrometheusQuery(_Model):
+class PrometheusQuery(FrozenModel):
     """``provider.prometheus``: one instant PromQL query against ``address`` (Prometheus' HTTP API)."""
 
     address: str | None = Field(
@@ -108,13 +105,13 @@ class PrometheusQuery(_Model):
     timeout: float = Field(default=30.0, gt=0, description="Seconds per query (Argo's default 30)")
 
 
-class MetricProvider(_Model):
+class MetricProvider(FrozenModel):
     """``provider:``; only ``prometheus`` is supported."""
 
     prometheus: PrometheusQuery
 
 
-class AnalysisMetric(_Model):
+class AnalysisMetric(FrozenModel):
     """One metric of an analysis, with AnalysisTemplate's keys and defaults.
 
     Attributes:

@@ -31,12 +31,12 @@ from ferry.ci.detect import (
     match_refs,
 )
 from ferry.ci.events import EventEmitter, ImagePushed
-from ferry.ci.rules import BuildRule
 from ferry.config import FerryConfig
 from ferry.credentials import Credential, CredentialResolver
 from ferry.errors import ConfigError, FerryError, GitError, ToolError
 from ferry.registry.client import RegistryClient
 from ferry.registry.targets import registry_target
+from ferry.schema.builds import BuildRule
 from ferry.vcs.cache import RepoCache
 from ferry.vcs.credentials import GitCredentials, scrub
 
@@ -341,7 +341,7 @@ class CiBuilder:
 
     def _git_credentials(self, rule: BuildRule) -> GitCredentials | None:
         return self.resolver.git_credentials(
-            rule.repo, rule.credentials, self.config, key=f"builds.{rule.name}.credentials"
+            rule.repo, rule.credentials, self.config.repositories, key=f"builds.{rule.name}.credentials"
         )
 
     def _registry_config(self, rule: BuildRule) -> tuple[str, str, bool, str | None]:

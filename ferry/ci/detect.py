@@ -16,10 +16,10 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-from ferry.ci.rules import BuildRule, RefType
 from ferry.ci.template import render_tag
 from ferry.errors import AuthenticationError, GitError, GitUnavailable, NotFoundError
 from ferry.registry.client import RegistryClient
+from ferry.schema.builds import BuildRule, RefType
 from ferry.vcs.credentials import GitCredentials, git_environment, reject_secret_in_url, scrub
 from ferry.vcs.process import run_git
 

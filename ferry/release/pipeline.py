@@ -24,7 +24,7 @@ from ferry.release.canary import (
     changed_deployments,
 )
 from ferry.release.holds import get_hold
-from ferry.release.settings import ENVIRONMENT_LABEL, ENVIRONMENTS, SERVICE_LABEL, CanaryConfig, ReleaseConfig
+from ferry.schema.releases import ENVIRONMENT_LABEL, ENVIRONMENTS, SERVICE_LABEL, CanaryConfig, ReleaseConfig
 from ferry.sync.engine import AppStatus, SyncEngine
 from ferry.sync.model import HealthStatus, SyncStatus
 

@@ -26,6 +26,7 @@ from ferry.sync.engine import SyncEngine
 from ferry.sync.model import HistoryEntry, Initiator
 from ferry.update.repos import RepoPool
 from ferry.vcs.clone import CommitAuthor
+from ferry.vcs.writeback import revert
 
 logger = logging.getLogger(__name__)
 
@@ -160,8 +161,8 @@ def git_revert_rollback(
             + (f" (flow run {initiator.run_id})" if initiator.run_id else "")
             + "\n"
         )
-        sha = clone.revert(
-            [c.sha for c in commits], message, writer, branch=branch, max_attempts=config.push_attempts
+        sha = revert(
+            clone, [c.sha for c in commits], message, writer, branch=branch, max_attempts=config.push_attempts
         )
     finally:
         pool.close()

@@ -20,7 +20,7 @@ import httpx
 from ferry.errors import ClusterError, ClusterUnavailable
 from ferry.release.gates import CheckResult
 from ferry.release.kube import poll
-from ferry.release.settings import HttpCheck, JobCheck, ValidationCheck
+from ferry.schema.releases import HttpCheck, JobCheck, ValidationCheck
 from ferry.sync.kube import KubeCluster
 
 logger = logging.getLogger(__name__)

@@ -49,7 +49,9 @@ class RepoPool:
         return self._clones[url]
 
     def _credentials(self, url: str, credentials_ref: str | None) -> GitCredentials | None:
-        return self._resolver.git_credentials(url, credentials_ref, self._config, key="write-back-method")
+        return self._resolver.git_credentials(
+            url, credentials_ref, self._config.repositories, key="write-back-method"
+        )
 
     def clone_at(self, url: str, revision: str | None) -> WorkingClone:
         """A clone to read ``revision`` from: fetched when the remote answers.

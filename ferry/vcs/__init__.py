@@ -13,7 +13,7 @@ from ferry.vcs.cache import RepoCache
 from ferry.vcs.clone import CommitAuthor, CommitInfo, WorkingClone
 from ferry.vcs.credentials import GitCredentials, scrub
 from ferry.vcs.paths import normalize_repo_path, resolve_inside
-from ferry.vcs.writeback import FileEdit, PlannedCommit, WriteBackResult, write_back
+from ferry.vcs.writeback import FileEdit, PlannedCommit, WriteBackResult, revert, write_back
 
 __all__ = [
     "CommitAuthor",
@@ -26,6 +26,7 @@ __all__ = [
     "WriteBackResult",
     "normalize_repo_path",
     "resolve_inside",
+    "revert",
     "scrub",
     "write_back",
 ]

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import os
 import tempfile
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -24,7 +24,6 @@ from ferry.vcs.credentials import GitCredentials, git_environment, scrub
 from ferry.vcs.failures import PushVerdict, judge_push, translate
 from ferry.vcs.paths import normalize_repo_path, resolve_inside
 from ferry.vcs.process import DEFAULT_NETWORK_TIMEOUT, GitRun, run_git
-from ferry.vcs.publish import publish
 
 __all__ = ["CommitAuthor", "CommitInfo", "WorkingClone"]
 
@@ -309,55 +308,25 @@ class WorkingClone:
             for commit in self._repo.iter_commits(rev, paths=paths, max_count=max_count)
         ]
 
-    def revert(
-        self,
-        shas: Sequence[str],
-        message: str,
-        author: CommitAuthor,
-        *,
-        branch: str | None = None,
-        max_attempts: int = 5,
-        dry_run: bool = False,
-    ) -> str | None:
-        """Revert ``shas`` (applied in the order given: pass newest first) in ONE commit, and push it.
+    def stage_revert(self, sha: str) -> None:
+        """Undo ``sha`` in the work tree and index, without committing (the first parent of a merge).
 
-        Uses the same fetch/reset/apply/push loop as :func:`~ferry.vcs.writeback.write_back`.
+        :func:`ferry.vcs.writeback.revert` calls this once per commit inside its push loop.
 
-        Args:
-            shas: the commits to undo; each must be on ``branch``.
-            message: the revert commit's message.
-            author: author and committer.
-            branch: the branch to revert on; None for the remote's default branch.
-            max_attempts: pushes to try before giving up with GitPushRejected.
-            dry_run: commit locally but push nothing.
-
-        Returns:
-            The new commit's SHA, or None when the reverts change nothing (already reverted).
+        Raises:
+            NotFoundError: ``sha`` is not reachable from HEAD.
+            GitError: the revert conflicts with later changes; the work tree is left clean.
         """
-
-        def apply() -> str | None:
-            for sha in shas:
-                full = self.resolve(sha)
-                if self._status("merge-base", "--is-ancestor", full, "HEAD")[0] != 0:
-                    raise NotFoundError(f"commit {sha} is not on the branch being reverted")
-                mainline = ["-m", "1"] if len(self._repo.commit(full).parents) > 1 else []
-                try:
-                    self._git("revert", "--no-commit", "--no-edit", *mainline, full)
-                except FerryError as exc:
-                    self._git_quiet("revert", "--abort")
-                    self.discard_changes()
-                    raise GitError(f"reverting {sha} conflicts with later changes: {exc}") from None
-            return self.commit_all(message, author)
-
-        published = publish(
-            self,
-            base_branch=branch,
-            write_branch=None,
-            build=apply,
-            max_attempts=max_attempts,
-            dry_run=dry_run,
-        )
-        return published.outcome
+        full = self.resolve(sha)
+        if self._status("merge-base", "--is-ancestor", full, "HEAD")[0] != 0:
+            raise NotFoundError(f"commit {sha} is not on the branch being reverted")
+        mainline = ["-m", "1"] if len(self._repo.commit(full).parents) > 1 else []
+        try:
+            self._git("revert", "--no-commit", "--no-edit", *mainline, full)
+        except FerryError as exc:
+            self._git_quiet("revert", "--abort")
+            self.discard_changes()
+            raise GitError(f"reverting {sha} conflicts with later changes: {exc}") from None
 
     def check_branch_name(self, branch: str) -> None:
         """Refuse a branch name git would not accept (it comes from an annotation template)."""

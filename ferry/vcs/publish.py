@@ -14,13 +14,11 @@ import random
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Generic, TypeVar
+from typing import Generic, TypeVar
 
 from ferry.errors import GitError, GitPushRejected, NotFoundError
+from ferry.vcs.clone import WorkingClone
 from ferry.vcs.credentials import scrub
-
-if TYPE_CHECKING:
-    from ferry.vcs.clone import WorkingClone
 
 __all__ = ["Published", "publish"]
 

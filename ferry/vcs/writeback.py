@@ -1,4 +1,5 @@
-"""Write image updates back to a deployment repository: one commit per application, one push per repo.
+"""Write image updates back to a deployment repository (one commit per application, one push per
+repo), and revert them: both go through the same fetch/reset/apply/push loop of :mod:`ferry.vcs.publish`.
 
 Callers describe *how* to change each file (a transform of its bytes), not the
 new bytes, so that after a lost push race the same transforms run again on the
@@ -18,7 +19,7 @@ from ferry.vcs.credentials import scrub
 from ferry.vcs.paths import resolve_inside
 from ferry.vcs.publish import publish
 
-__all__ = ["CommitAuthor", "FileEdit", "PlannedCommit", "WriteBackResult", "write_back"]
+__all__ = ["CommitAuthor", "FileEdit", "PlannedCommit", "WriteBackResult", "revert", "write_back"]
 
 logger = logging.getLogger(__name__)
 
@@ -157,3 +158,39 @@ def write_back(
         branch=published.branch,
         errors=errors,
     )
+
+
+def revert(
+    clone: WorkingClone,
+    shas: Sequence[str],
+    message: str,
+    author: CommitAuthor,
+    *,
+    branch: str | None = None,
+    max_attempts: int = 5,
+    dry_run: bool = False,
+) -> str | None:
+    """Revert ``shas`` (applied in the order given: pass newest first) in ONE commit, and push it.
+
+    Args:
+        clone: the locked working clone of the repository.
+        shas: the commits to undo; each must be on ``branch``.
+        message: the revert commit's message.
+        author: author and committer.
+        branch: the branch to revert on; None for the remote's default branch.
+        max_attempts: pushes to try before giving up with GitPushRejected.
+        dry_run: commit locally but push nothing.
+
+    Returns:
+        The new commit's SHA, or None when the reverts change nothing (already reverted).
+    """
+
+    def apply() -> str | None:
+        for sha in shas:
+            clone.stage_revert(sha)
+        return clone.commit_all(message, author)
+
+    published = publish(
+        clone, base_branch=branch, write_branch=None, build=apply, max_attempts=max_attempts, dry_run=dry_run
+    )
+    return published.outcome

@@ -8,8 +8,8 @@ from typing import Any
 import pytest
 
 from ferry.ci.detect import ls_remote, match_refs, parse_ls_remote
-from ferry.ci.rules import BuildRule, RefType
 from ferry.errors import AuthenticationError, ConfigError, NotFoundError
+from ferry.schema.builds import BuildRule, RefType
 from ferry.vcs.credentials import GitCredentials
 from tests.fixtures.git import BareRepoFactory, GitHttpServer, git
 

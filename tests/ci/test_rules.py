@@ -7,9 +7,9 @@ from typing import Any
 
 import pytest
 
-from ferry.ci.rules import RefType
 from ferry.config import load_config, parse_config
 from ferry.errors import ConfigError
+from ferry.schema.builds import RefType
 
 GOOD: dict[str, Any] = {
     "name": "echo-server",

@@ -34,8 +34,8 @@ from ferry.release.questions import (
     sync_question,
 )
 from ferry.release.rollback import target_entry
-from ferry.release.settings import CanaryConfig, ReleaseConfig, ValidationCheck
 from ferry.release.validation import run_check
+from ferry.schema.releases import CanaryConfig, ReleaseConfig, ValidationCheck
 from ferry.sync.engine import SyncEngine
 from ferry.sync.model import HistoryEntry
 from tests.release.world import http_endpoint

@@ -103,7 +103,7 @@ def test_push_alone_times_out(
 
 def test_ls_remote_of_a_silent_server_times_out_and_leaves_no_helper_behind(tmp_path: Path) -> None:
     from ferry.ci.detect import ls_remote
-    from ferry.ci.rules import RefType
+    from ferry.schema.builds import RefType
 
     with FaultyTcpProxy(("127.0.0.1", 9), mode="silent") as proxy:
         with pytest.raises(GitUnavailable, match="timed out"):

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from ferry.errors import ConfigError, GitError, GitPushRejected, NotFoundError, UnsafePathError
-from ferry.vcs import FileEdit, PlannedCommit, RepoCache, write_back
+from ferry.vcs import FileEdit, PlannedCommit, RepoCache, revert, write_back
 from tests.fixtures.git import BareRepo, BareRepoFactory, git
 from tests.vcs.helpers import AUTHOR, append_line, planned, set_to
 
@@ -270,15 +270,15 @@ def test_revert_undoes_commits_in_one_pushed_commit(remote: BareRepo, cache: Rep
         remote.commit({"unrelated.txt": "keep me\n"}, "unrelated")
         shas = [update.commits["prod"], update.commits["dev"]]
         assert all(shas)
-        sha = clone.revert([s for s in shas if s], "rollback dev and prod", AUTHOR)
+        sha = revert(clone, [s for s in shas if s], "rollback dev and prod", AUTHOR)
         assert sha is not None and remote.head() == sha
         assert (
             remote.read("values-dev.yaml") == b"tag: v1\n" and remote.read("values-prod.yaml") == b"tag: v1\n"
         )
         assert remote.read("unrelated.txt") == b"keep me\n"
         assert remote.log()[0][1] == "rollback dev and prod"
-        assert clone.revert([s for s in shas if s], "again", AUTHOR) is None, "nothing left to revert"
+        assert revert(clone, [s for s in shas if s], "again", AUTHOR) is None, "nothing left to revert"
         assert remote.head() == sha
         remote.commit({"side.txt": "x\n"}, "on a side branch", branch="side")
         with pytest.raises(NotFoundError, match="not on the branch"):
-            clone.revert([remote.head("side")], "wrong branch", AUTHOR)
+            revert(clone, [remote.head("side")], "wrong branch", AUTHOR)

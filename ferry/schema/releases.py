@@ -10,18 +10,16 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import Field, model_validator
+
+from ferry.schema.base import FrozenModel
 
 ENVIRONMENTS = ("dev", "staging", "production")
 SERVICE_LABEL = "ferry.io/service"
 ENVIRONMENT_LABEL = "ferry.io/environment"
 
 
-class _Model(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid", populate_by_name=True)
-
-
-class HttpCheck(_Model):
+class HttpCheck(FrozenModel):
     """An HTTP probe: GET ``url`` and expect a status (and, optionally, a substring of the body)."""
 
     url: str
@@ -29,14 +27,14 @@ class HttpCheck(_Model):
     expect_body: str | None = None
 
 
-class JobCheck(_Model):
+class JobCheck(FrozenModel):
     """A Kubernetes Job, created in the environment's cluster, that must succeed."""
 
     manifest: dict[str, Any] = Field(description="The Job manifest; metadata.name gets a unique suffix")
     namespace: str | None = Field(default=None, description="Default: the Application's namespace")
 
 
-class ValidationCheck(_Model):
+class ValidationCheck(FrozenModel):
     """One check Dev must pass before the first gate; each has its own timeout and retries."""
 
     name: str
@@ -53,7 +51,7 @@ class ValidationCheck(_Model):
         return self
 
 
-class CanaryConfig(_Model):
+class CanaryConfig(FrozenModel):
     """How an environment's new version is rolled out after its sync.
 
     ``kruise`` and ``argo`` drive the Rollout CR named ``resource``; ``native``
@@ -77,14 +75,14 @@ class CanaryConfig(_Model):
         return self
 
 
-class EnvironmentConfig(_Model):
+class EnvironmentConfig(FrozenModel):
     """One environment of a release: its Application and its canary."""
 
     app: str
     canary: CanaryConfig = CanaryConfig()
 
 
-class ReleaseConfig(_Model):
+class ReleaseConfig(FrozenModel):
     """One service's release pipeline."""
 
     name: str

@@ -18,7 +18,9 @@ One rule watches one source repository::
           push: docker --config {docker_config} push {image}
 
 Every check runs when the config is loaded, and a failure is a ConfigError that
-names the rule and the key.
+names the rule and the key. The CI stage (:mod:`ferry.ci`) acts on these rules;
+they live here so that loading the config imports only the CI vocabulary
+(:mod:`ferry.ci.commands`, :mod:`ferry.ci.template`), which imports no CI code.
 """
 
 from __future__ import annotations
@@ -26,12 +28,13 @@ from __future__ import annotations
 import re
 from enum import StrEnum
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import Field, model_validator
 
-from ferry.ci.builder import DEFAULT_BUILD, DEFAULT_PUSH, BuilderCommands
+from ferry.ci.commands import DEFAULT_BUILD, DEFAULT_PUSH, BuilderCommands
 from ferry.ci.template import Template
 from ferry.errors import ConfigError
 from ferry.image.reference import ImageReference
+from ferry.schema.base import FrozenModel
 from ferry.vcs.paths import normalize_repo_path
 
 _RULE_NAME = re.compile(r"^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$")
@@ -50,19 +53,15 @@ class RefType(StrEnum):
         return "refs/tags/" if self is RefType.tag else "refs/heads/"
 
 
-class BuilderConfig(BaseModel):
+class BuilderConfig(FrozenModel):
     """Command templates that replace buildah (see :mod:`ferry.ci.builder` for the placeholders)."""
-
-    model_config = ConfigDict(frozen=True, extra="forbid")
 
     build: str = Field(default=DEFAULT_BUILD, description="The build command template")
     push: str = Field(default=DEFAULT_PUSH, description="The push command template")
 
 
-class BuildRule(BaseModel):
+class BuildRule(FrozenModel):
     """One ``builds:`` entry."""
-
-    model_config = ConfigDict(frozen=True, extra="forbid")
 
     name: str = Field(description="Unique rule name: lowercase letters, digits and dashes")
     repo: str = Field(description="The source repository URL (https, ssh, file)")
