@@ -14,7 +14,7 @@ from ferry.errors import (
     GitPushRejected,
     RegistryUnavailable,
 )
-from tasks.retry import only_transient
+from tasks.retry import MAX_RETRY_AFTER, only_transient
 
 
 @pytest.mark.parametrize(
@@ -32,3 +32,34 @@ from tasks.retry import only_transient
 def test_only_transient_errors_retry(error: Exception, retry: bool) -> None:
     state: Any = Failed(data=error)
     assert only_transient(None, None, state) is retry  # type: ignore[arg-type]
+
+
+class _Task:
+    retry_delay_seconds = [1, 4, 10]
+    retry_jitter_factor = None
+
+
+class _Run:
+    def __init__(self, run_count: int) -> None:
+        self.run_count = run_count
+
+
+@pytest.mark.parametrize(
+    ("run_count", "retry_after", "slept"),
+    [(1, 3.0, [2.0]), (2, 3.0, []), (3, 12.5, [2.5]), (1, 0.5, [])],
+    ids=["first-retry", "delay-already-long-enough", "third-retry", "hint-shorter-than-delay"],
+)
+def test_retry_after_is_slept_beyond_the_planned_delay(
+    run_count: int, retry_after: float, slept: list[float]
+) -> None:
+    sleeps: list[float] = []
+    state: Any = Failed(data=RegistryUnavailable("429", retry_after=retry_after))
+    assert only_transient(_Task(), _Run(run_count), state, sleep=sleeps.append) is True  # type: ignore[arg-type]
+    assert sleeps == slept
+
+
+def test_a_retry_after_too_long_to_wait_fails_at_once() -> None:
+    sleeps: list[float] = []
+    state: Any = Failed(data=RegistryUnavailable("429", retry_after=MAX_RETRY_AFTER + 1))
+    assert only_transient(_Task(), _Run(1), state, sleep=sleeps.append) is False  # type: ignore[arg-type]
+    assert sleeps == []
