@@ -127,8 +127,52 @@ class ClusterError(PermanentError):
     """The Kubernetes API refused a request (validation, forbidden, conflict that needs a human)."""
 
 
+class ClusterNotFound(ClusterError, NotFoundError):
+    """The Kubernetes API answered 404: the object, or the subresource asked for, does not exist.
+
+    Both a :class:`ClusterError` (callers that handle any refusal keep working) and a
+    :class:`NotFoundError` (callers that expect absence catch it by type, not by message).
+    """
+
+
 class ToolError(PermanentError):
     """An external program (helm, kustomize, buildah, go) failed."""
+
+
+class PortTaken(TransientError):
+    """A local server could not bind its port: another process took it first."""
+
+
+class PrometheusUnavailable(TransientError):
+    """Prometheus did not answer, timed out, or answered 429/5xx."""
+
+
+class PrometheusQueryError(PermanentError):
+    """Prometheus refused the query (bad PromQL, or an expression it cannot execute), or answered nonsense."""
+
+
+class DevNotReady(PermanentError):
+    """A release's Dev did not become Synced and Healthy in time, or is on hold."""
+
+
+class GateStopped(PermanentError):
+    """A human gate ended the release: it was rejected, or nobody answered in time.
+
+    ``decision`` is the gate's recorded decision (a ``ferry.release.gates.GateDecision``);
+    it is typed loosely because this module imports nothing of Ferry.
+    """
+
+    def __init__(self, message: str, *, decision: object = None) -> None:
+        super().__init__(message)
+        self.decision = decision
+
+
+class Rejected(GateStopped):
+    """An operator rejected the gate (the release ends Cancelled, not Failed)."""
+
+
+class GateTimedOut(GateStopped):
+    """Nobody answered the gate in time (the release ends Failed)."""
 
 
 def is_transient(exc: BaseException) -> bool:

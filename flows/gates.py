@@ -33,7 +33,7 @@ from prefect.states import Paused, Suspended
 from prefect.utilities.engine import propose_state_sync
 from pydantic import Field
 
-from ferry.errors import PermanentError
+from ferry.errors import GateTimedOut, Rejected
 from ferry.release.gates import GateDecision, GateQuestion, Verdict, notification_text, run_link, timed_out
 from ferry.schema.releases import ReleaseConfig
 from tasks.release import ONCE
@@ -47,22 +47,6 @@ class GateForm(RunInput):
     decision: Verdict = Field(title="Decision", description="approve: go on; reject: stop the release here")
     approver: str = Field(title="Approver", min_length=1, description="Your name, recorded with the decision")
     comment: str = Field(default="", title="Comment", description="Why (recorded with the decision)")
-
-
-class GateStopped(PermanentError):
-    """A gate ended the release: it was rejected, or nobody answered in time."""
-
-    def __init__(self, decision: GateDecision, release: str) -> None:
-        super().__init__(decision.ended(release))
-        self.decision = decision
-
-
-class Rejected(GateStopped):
-    """An operator rejected the gate (the release ends Cancelled, not Failed)."""
-
-
-class GateTimedOut(GateStopped):
-    """Nobody answered the gate in time (the release ends Failed)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -212,7 +196,7 @@ def ask(question: GateQuestion, settings: GateSettings) -> GateDecision:
         )
     decision = record_decision(question.key, question, decision)
     if decision.timed_out:
-        raise GateTimedOut(decision, settings.release)
+        raise GateTimedOut(decision.ended(settings.release), decision=decision)
     if not decision.approved:
-        raise Rejected(decision, settings.release)
+        raise Rejected(decision.ended(settings.release), decision=decision)
     return decision

@@ -71,16 +71,7 @@ def emit_image_updated(
             "commit": outcome.commit,
             "target": outcome.target,
             "update_run": update_run,
-            "images": [
-                {
-                    "alias": c.alias,
-                    "image": c.image,
-                    "old_tag": c.old_tag,
-                    "new_tag": c.new_tag,
-                    "renders_unchanged": c.renders_unchanged,
-                }
-                for c in outcome.changes
-            ],
+            "images": [c.as_dict() for c in outcome.changes],
         },
     )
 

@@ -20,7 +20,7 @@ from prefect import flow, get_run_logger
 from prefect.states import Cancelled, Completed, Failed, State  # type: ignore[attr-defined]
 
 from ferry.config import load_config
-from ferry.errors import FerryError
+from ferry.errors import FerryError, GateStopped, Rejected
 from ferry.release import pipeline
 from ferry.release.gates import ImageMove, WriteBack, artifact_link, new_tags, run_link
 from ferry.release.pipeline import ResolvedRelease
@@ -36,7 +36,7 @@ from ferry.release.questions import (
 from ferry.schema.releases import EnvironmentConfig, ReleaseConfig
 from ferry.sync.engine import SyncEngine
 from ferry.sync.model import AppDiff
-from flows.gates import GateSettings, GateStopped, Rejected, ask, publish_once
+from flows.gates import GateSettings, ask, publish_once
 from flows.logging import forward_ferry_logs
 from flows.runs import config_path, promote_run_name, release_run_name, rename_run
 from flows.sync import diff_markdown, initiator, open_engine

@@ -23,17 +23,20 @@ from typing import Any, Literal
 import httpx
 
 from ferry.analysis.model import AnalysisMetric
-from ferry.errors import PermanentError, TransientError
+from ferry.errors import PrometheusQueryError, PrometheusUnavailable
+
+# The errors live in ferry.errors; callers of the client catch them from here too.
+__all__ = [
+    "PrometheusClient",
+    "PrometheusMeasure",
+    "PrometheusQueryError",
+    "PrometheusUnavailable",
+    "QueryResult",
+    "Sample",
+    "decode",
+]
 
 ResultType = Literal["scalar", "vector", "matrix", "string"]
-
-
-class PrometheusUnavailable(TransientError):
-    """Prometheus did not answer, timed out, or answered 429/5xx."""
-
-
-class PrometheusQueryError(PermanentError):
-    """Prometheus refused the query (bad PromQL, or an expression it cannot execute), or answered nonsense."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -12,16 +12,15 @@ import socket
 from collections.abc import Callable
 from typing import TypeVar
 
-from ferry.errors import TransientError
+from ferry.errors import PortTaken
+
+# PortTaken lives with the other errors; it is part of this module's API, so it is exported here too.
+__all__ = ["PORT_ATTEMPTS", "PortTaken", "free_port", "on_free_port", "port_taken"]
 
 T = TypeVar("T")
 
 #: How many ports to try before giving up.
 PORT_ATTEMPTS = 3
-
-
-class PortTaken(TransientError):
-    """The server could not bind its port: another process took it first."""
 
 
 def free_port() -> int:

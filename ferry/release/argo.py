@@ -26,7 +26,7 @@ from datetime import datetime
 from typing import Any
 
 from ferry.analysis.model import AnalysisOutcome, AnalysisPhase, Measurement, MetricResult
-from ferry.errors import ClusterError
+from ferry.errors import ClusterError, ClusterNotFound
 from ferry.release.gates import CanaryStep
 from ferry.release.kube import merge_patch, poll, require
 from ferry.sync.health import resource_health
@@ -219,9 +219,7 @@ class ArgoRollout:
             merge_patch(
                 self.cluster, ARGO_API, "Rollout", self.name, self.namespace, patch, subresource="status"
             )
-        except ClusterError as exc:
-            if "HTTP 404" not in str(exc):
-                raise
+        except ClusterNotFound:
             return {**patch, **(spec_patch or {})}
         return spec_patch
 

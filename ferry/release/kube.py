@@ -13,7 +13,7 @@ import time
 from collections.abc import Callable
 from typing import Any, TypeVar
 
-from ferry.errors import ClusterError
+from ferry.errors import ClusterError, ClusterNotFound
 from ferry.sync.kube import KubeCluster, translate_error
 
 T = TypeVar("T")
@@ -32,6 +32,7 @@ def merge_patch(
     """Send a JSON merge patch (``application/merge-patch+json``) to an object or one of its subresources.
 
     Raises:
+        ClusterNotFound: The object or the subresource does not exist (HTTP 404).
         ClusterError: The API refused the patch (names the object).
         ClusterUnavailable: No answer, 429 or 5xx.
     """
@@ -51,7 +52,11 @@ def merge_patch(
             _request_timeout=30,
         )
     except Exception as exc:
-        raise translate_error(exc, what) from exc
+        error = translate_error(exc, what)
+        # The client's 404 (an ApiException, or the dynamic client's subclass of it) carries its status.
+        if getattr(exc, "status", None) == 404:
+            raise ClusterNotFound(str(error)) from exc
+        raise error from exc
     decoded: dict[str, Any] = json.loads(response.data)
     return decoded
 

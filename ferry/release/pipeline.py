@@ -14,7 +14,7 @@ from typing import Any
 
 from ferry.argocd.application import Application
 from ferry.config import FerryConfig
-from ferry.errors import ConfigError, PermanentError
+from ferry.errors import ConfigError, DevNotReady
 from ferry.release.canary import (
     KRUISE_API,
     ArgoRollout,
@@ -29,10 +29,6 @@ from ferry.sync.engine import AppStatus, SyncEngine
 from ferry.sync.model import HealthStatus, SyncStatus
 
 logger = logging.getLogger(__name__)
-
-
-class DevNotReady(PermanentError):
-    """Dev did not become Synced and Healthy in time, or is on hold."""
 
 
 @dataclass(frozen=True, slots=True)

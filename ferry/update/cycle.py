@@ -99,16 +99,7 @@ class AppOutcome:
             "commit": self.commit,
             "error": self.error,
             "warnings": list(self.warnings),
-            "changes": [
-                {
-                    "alias": c.alias,
-                    "image": c.image,
-                    "old_tag": c.old_tag,
-                    "new_tag": c.new_tag,
-                    "renders_unchanged": c.renders_unchanged,
-                }
-                for c in self.changes
-            ],
+            "changes": [c.as_dict() for c in self.changes],
         }
 
 

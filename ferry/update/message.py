@@ -48,6 +48,19 @@ class ImageChange:
         """Image Updater's ``ImageName``: the image without its registry host (``cidemo/echo-server``)."""
         return parse_identifier(self.image).name
 
+    def as_dict(self) -> dict[str, object]:
+        """The JSON form in cycle results and in the ``ferry.image.updated`` event's ``images``.
+
+        ``ferry.release.gates.ImageMove.from_event`` reads it back, so its keys are a contract.
+        """
+        return {
+            "alias": self.alias,
+            "image": self.image,
+            "old_tag": self.old_tag,
+            "new_tag": self.new_tag,
+            "renders_unchanged": self.renders_unchanged,
+        }
+
 
 MAX_BRANCH_LENGTH = 255
 
