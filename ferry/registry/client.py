@@ -5,46 +5,35 @@ the manifest digest (``digest``) and the image config's creation time
 (``newest-build``). Metadata is cached on disk under the manifest digest, so a
 warm cycle with nothing new costs one ``tags/list`` per repository and nothing
 per known tag.
+
+The client decides which tags need which reads; the reads themselves (manifests,
+config blobs, digest checks) are :mod:`ferry.registry.fetch`, and the HTTP
+underneath (retries, pacing, auth) is :mod:`ferry.registry.transport`.
 """
 
 from __future__ import annotations
 
-import hashlib
 import logging
-import threading
 from collections.abc import Sequence
 from concurrent.futures import FIRST_EXCEPTION, Future, ThreadPoolExecutor, wait
 from types import TracebackType
 
-import httpx
-
 from ferry.errors import NotFoundError, RegistryError
 from ferry.image.platform import Platform, any_matches
 from ferry.image.tags import ImageTag
-from ferry.registry.auth import repository_scope
 from ferry.registry.cache import MetadataCache
+from ferry.registry.fetch import ManifestFetcher
 from ferry.registry.model import (
-    MANIFEST_ACCEPT,
-    IndexChild,
     ManifestKind,
     ManifestRecord,
     check_repository,
     is_valid_tag,
     matching_children,
     newest_matching_created,
-    parse_created,
-    parse_manifest,
-    platform_from_json,
 )
 from ferry.registry.ratelimit import Throttle
-from ferry.registry.transport import (
-    Transport,
-    json_object,
-    next_link,
-    normalise_api_url,
-    redact,
-    same_origin,
-)
+from ferry.registry.transport import Transport, json_object
+from ferry.registry.urls import next_link, normalise_api_url, redact, same_origin
 
 logger = logging.getLogger("ferry.registry")
 
@@ -95,8 +84,7 @@ class RegistryClient:
         self._owns_cache = cache is None
         self.cache = cache if cache is not None else MetadataCache.memory()
         self.max_concurrency = max_concurrency
-        self._records_lock = threading.Lock()
-        self._inflight: dict[str, threading.Lock] = {}
+        self._fetch = ManifestFetcher(self._transport, self.api_url, self.cache)
 
     @property
     def request_count(self) -> int:
@@ -155,7 +143,7 @@ class RegistryClient:
         refused = 0
         while url is not None and url not in seen_pages:
             seen_pages.add(url)
-            response = self._get(url, repository, f"repository '{repository}'")
+            response = self._fetch.get(url, repository, f"repository '{repository}'")
             body = json_object(response, f"tags of repository '{repository}' on {self.registry}")
             page = body.get("tags") or []
             if not isinstance(page, list):
@@ -249,22 +237,16 @@ class RegistryClient:
         if not is_valid_tag(tag):
             raise RegistryError(f"registry {self.registry}: {tag!r} is not a valid tag")
         try:
-            record = self._get_manifest(repository, tag)
+            record = self._fetch.manifest(repository, tag)
             if record.kind is not ManifestKind.IMAGE:
                 if not record.children:
                     return {}
-                record = self._get_manifest(repository, record.children[0].digest)
+                record = self._fetch.manifest(repository, record.children[0].digest)
         except NotFoundError:
             return None
         if record.config_digest is None:
             return {}
-        what = f"config blob {record.config_digest} of repository '{repository}'"
-        response = self._get(f"{self.api_url}/v2/{repository}/blobs/{record.config_digest}", repository, what)
-        if record.config_digest.startswith("sha256:") and (
-            "sha256:" + hashlib.sha256(response.content).hexdigest() != record.config_digest
-        ):
-            raise RegistryError(f"registry {self.registry}: {what} does not match its digest")
-        config = json_object(response, what).get("config")
+        config = self._fetch.config_blob(repository, record.config_digest).get("config")
         labels = config.get("Labels") if isinstance(config, dict) else None
         if not isinstance(labels, dict):
             return {}
@@ -345,39 +327,26 @@ class RegistryClient:
     ) -> ImageTag | None:
         record: ManifestRecord | None = None
         if refresh:
-            digest = self._head_digest(repository, tag)
+            digest = self._fetch.head_digest(repository, tag)
             record = self.cache.manifest(digest) if digest else None
             if record is None:
-                record = self._get_manifest(repository, tag)
+                record = self._fetch.manifest(repository, tag)
         else:
             record = self.cache.manifest(known_digest) if known_digest else None
             if record is None:
-                record = self._get_manifest(repository, tag)
+                record = self._fetch.manifest(repository, tag)
         self.cache.store_tag_digests(self.api_url, repository, {tag: record.digest})
         if record.kind is ManifestKind.IMAGE:
             if need_created and not record.config_read:
-                record = self._read_config(repository, record)
+                record = self._fetch.read_config(repository, record)
             return _none_if_excluded(self._image_answer(tag, record, platforms, need_created))
         chosen = matching_children(record.children, platforms)
         if not chosen:
             return None
         if not need_created:
             return ImageTag(tag, digest=record.digest)
-        children = {child.digest: self._child_record(repository, child) for child in chosen}
+        children = {child.digest: self._fetch.child_record(repository, child) for child in chosen}
         return self._index_answer(tag, record, children, platforms)
-
-    def _child_record(self, repository: str, child: IndexChild) -> ManifestRecord:
-        # Two tags of one scan often share children; a per-digest lock makes the
-        # second wait for the first instead of fetching the same manifest twice.
-        with self._records_lock:
-            gate = self._inflight.setdefault(child.digest, threading.Lock())
-        with gate:
-            record = self.cache.manifest(child.digest)
-            if record is None:
-                record = self._get_manifest(repository, child.digest)
-            if record.kind is ManifestKind.IMAGE and not record.config_read:
-                record = self._read_config(repository, record)
-            return record
 
     @staticmethod
     def _image_answer(
@@ -394,78 +363,6 @@ class RegistryClient:
         times = {digest: child.created for digest, child in children.items()}
         matched, created = newest_matching_created(record.children, times, platforms)
         return ImageTag(tag, created=created, digest=record.digest) if matched else None
-
-    # -- HTTP -------------------------------------------------------------------------
-
-    def _get(
-        self, url: str, repository: str, subject: str, *, method: str = "GET", accept: str | None = None
-    ) -> httpx.Response:
-        headers = {"Accept": accept} if accept else None
-        response = self._transport.request(
-            method, url, scope=repository_scope(repository), subject=subject, headers=headers
-        )
-        if response.status_code == 404:
-            raise NotFoundError(f"registry {self.registry}: {subject} not found")
-        if response.status_code >= 400 or response.status_code < 200:
-            raise RegistryError(
-                f"registry {self.registry}: {method} {subject} answered HTTP {response.status_code}"
-            )
-        return response
-
-    def _head_digest(self, repository: str, tag: str) -> str | None:
-        response = self._get(
-            f"{self.api_url}/v2/{repository}/manifests/{tag}",
-            repository,
-            f"tag '{tag}' of repository '{repository}'",
-            method="HEAD",
-            accept=MANIFEST_ACCEPT,
-        )
-        digest: str | None = response.headers.get("docker-content-digest")
-        return digest
-
-    def _get_manifest(self, repository: str, reference: str) -> ManifestRecord:
-        """GET a manifest by tag or digest, parse it, and cache the record."""
-        what = f"manifest '{reference}' of repository '{repository}'"
-        response = self._get(
-            f"{self.api_url}/v2/{repository}/manifests/{reference}", repository, what, accept=MANIFEST_ACCEPT
-        )
-        body_digest = "sha256:" + hashlib.sha256(response.content).hexdigest()
-        if reference.startswith("sha256:") and reference != body_digest:
-            raise RegistryError(f"registry {self.registry}: {what} does not match its digest")
-        digest = (
-            reference
-            if reference.startswith("sha256:")
-            else (response.headers.get("docker-content-digest") or body_digest)
-        )
-        body = json_object(response, what)
-        record = parse_manifest(digest, body, response.headers.get("content-type", ""))
-        self.cache.store_manifest(record)
-        return record
-
-    def _read_config(self, repository: str, record: ManifestRecord) -> ManifestRecord:
-        """Fetch an image's config blob for its creation time and platform, and cache the result."""
-        if record.config_digest is None:
-            updated = ManifestRecord(record.digest, record.kind, None, None, None, (), config_read=True)
-        else:
-            what = f"config blob {record.config_digest} of repository '{repository}'"
-            response = self._get(
-                f"{self.api_url}/v2/{repository}/blobs/{record.config_digest}", repository, what
-            )
-            if record.config_digest.startswith("sha256:") and (
-                "sha256:" + hashlib.sha256(response.content).hexdigest() != record.config_digest
-            ):
-                raise RegistryError(f"registry {self.registry}: {what} does not match its digest")
-            config = json_object(response, what)
-            updated = ManifestRecord(
-                record.digest,
-                record.kind,
-                record.config_digest,
-                created=parse_created(config.get("created")),
-                platform=platform_from_json(config),
-                config_read=True,
-            )
-        self.cache.store_manifest(updated)
-        return updated
 
 
 _EXCLUDED = object()

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 from ferry.config import FerryConfig, RegistryConfig
 from ferry.image.reference import ImageReference
-from ferry.registry.transport import is_loopback_host
+from ferry.registry.urls import is_loopback_host
 
 DOCKER_HUB_API = "https://registry-1.docker.io"
 

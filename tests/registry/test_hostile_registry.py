@@ -110,7 +110,7 @@ def test_credentials_never_go_to_a_plain_http_realm_on_another_host(
 def test_which_realms_may_receive_credentials(
     registry_url: str, realm: str, insecure: bool, allowed: bool
 ) -> None:
-    from ferry.registry.transport import may_send_credentials
+    from ferry.registry.urls import may_send_credentials
 
     assert may_send_credentials(registry_url, realm, insecure=insecure) is allowed
 

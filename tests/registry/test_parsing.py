@@ -10,7 +10,8 @@ import pytest
 from ferry.image.platform import Platform
 from ferry.registry.auth import parse_www_authenticate
 from ferry.registry.model import IndexChild, newest_matching_created, parse_created
-from ferry.registry.transport import next_link, parse_retry_after
+from ferry.registry.transport import parse_retry_after
+from ferry.registry.urls import next_link
 
 
 @pytest.mark.parametrize(
