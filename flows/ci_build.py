@@ -8,16 +8,17 @@ registry yet, check out the commit, build it, push it and emit
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from functools import partial
 from pathlib import Path
 from typing import Any
 
-from prefect import flow, get_run_logger
+from prefect import flow
 from prefect.artifacts import create_markdown_artifact, create_table_artifact
 from prefect.states import Completed, Failed, State
 
 from blocks.loader import load_block_secret
-from ferry.ci.builder import BuiltImage
-from ferry.ci.cycle import BuildOutcome, BuildStatus, CiBuilder
+from ferry.ci.cycle import BuildStatus, CiBuilder, CiSteps, run_cycle
 from ferry.ci.detect import BuildCandidate
 from ferry.config import load_config
 from ferry.credentials import CredentialResolver
@@ -38,33 +39,7 @@ def _log_artifact(rule: BuildRule, candidate: BuildCandidate, title: str, text: 
     )
 
 
-def _built(ci: CiBuilder, rule: BuildRule, candidate: BuildCandidate) -> BuiltImage | BuildOutcome:
-    """Check out and build one ref; a failure becomes a failed outcome."""
-    try:
-        return build_image(ci, rule, candidate, check_out(ci, rule, candidate))
-    except Exception as exc:  # noqa: BLE001 - every failure ends up in the artifact and the final state
-        return _failed(rule, candidate, exc)
-
-
-def _pushed(ci: CiBuilder, rule: BuildRule, candidate: BuildCandidate, built: BuiltImage) -> BuildOutcome:
-    """Push and announce one built image."""
-    try:
-        pushed = push_image(ci, rule, candidate, built)
-        emit_pushed(ci, rule, pushed, emit_image_pushed)
-    except Exception as exc:  # noqa: BLE001 - as above
-        return _failed(rule, candidate, exc)
-    _log_artifact(rule, candidate, f"Pushed {pushed.digest or '(digest unknown)'}", pushed.log_tail)
-    return BuildOutcome(
-        rule.name, candidate.ref, candidate.reference, BuildStatus.built, digest=pushed.digest
-    )
-
-
-def _failed(rule: BuildRule, candidate: BuildCandidate, exc: Exception) -> BuildOutcome:
-    _log_artifact(rule, candidate, "Build failed", str(exc))
-    return BuildOutcome(rule.name, candidate.ref, candidate.reference, BuildStatus.failed, error=str(exc))
-
-
-def build_run_name(candidates: list[tuple[BuildRule, BuildCandidate]]) -> str:
+def build_run_name(candidates: Sequence[tuple[BuildRule, BuildCandidate]]) -> str:
     """``ci-build echo-server release-v3``: each source repository and the refs it builds."""
     refs: dict[str, dict[str, None]] = {}
     for rule, candidate in candidates:
@@ -92,32 +67,21 @@ def ci_build(config: str = "ferry.yaml", rules: list[str] | None = None) -> Stat
         digests), or Failed with the same data when any ref failed to build.
     """
     forward_ferry_logs()
-    logger = get_run_logger()
     cfg = load_config(config_path(config))
     resolver = CredentialResolver(base_dir=Path(cfg.base_dir), block_loader=load_block_secret)
-    outcomes: list[BuildOutcome] = []
-    ignored = 0
-    to_build: list[tuple[BuildRule, BuildCandidate]] = []
     with CiBuilder(cfg, resolver=resolver) as ci:
-        for rule in ci.rules(rules or None):
-            try:
-                detection = detect_refs(ci, rule)
-            except Exception as exc:  # noqa: BLE001 - one unreachable repo must not stop the others
-                logger.error("build rule '%s': detection failed: %s", rule.name, exc)
-                outcomes.append(BuildOutcome(rule.name, "", rule.image, BuildStatus.failed, error=str(exc)))
-                continue
-            ignored += len(detection.ignored)
-            outcomes.extend(
-                BuildOutcome(rule.name, c.ref, c.reference, BuildStatus.up_to_date)
-                for c in detection.up_to_date
-            )
-            to_build.extend((rule, c) for c in detection.to_build)
-        rename_run(build_run_name(to_build))
-        # Every image of a push is built before any is pushed, so the registry's notifications
-        # (and the image updater they start) see one source commit's images together.
-        built = [(rule, candidate, _built(ci, rule, candidate)) for rule, candidate in to_build]
-        for rule, candidate, image in built:
-            outcomes.append(image if isinstance(image, BuildOutcome) else _pushed(ci, rule, candidate, image))
+        steps = CiSteps(
+            detect=partial(detect_refs, ci),
+            checkout=partial(check_out, ci),
+            build=partial(build_image, ci),
+            push=partial(push_image, ci),
+            announce=partial(emit_pushed, ci, emitter=emit_image_pushed),
+            planned=lambda queue: rename_run(build_run_name(queue)),
+            logged=_log_artifact,
+            failures=(Exception,),  # the tasks have retried what was transient; the rest is this ref's
+        )
+        cycle = run_cycle(ci, steps, rules or None)
+    outcomes, ignored = cycle.outcomes, cycle.ignored
     rows = [o.as_dict() for o in outcomes]
     built = [o for o in outcomes if o.status is BuildStatus.built]
     failed = [o for o in outcomes if o.status is BuildStatus.failed]

@@ -1,7 +1,9 @@
 """The CI build stage: detect release refs, check them out, build, push, announce.
 
-:class:`CiBuilder` holds the steps; the Prefect flow (``flows/ci_build.py``)
-wraps each in a task, and :meth:`CiBuilder.run` chains them for ``ferry build``.
+:class:`CiBuilder` holds the steps and :func:`run_cycle` owns the loop over them.
+``ferry build`` runs the loop with the builder's own methods (:meth:`CiSteps.of`);
+the Prefect flow (``flows/ci_build.py``) passes its tasks in as the steps, the way
+the image updater's flow does, so both run one loop.
 A ref whose tag already holds an image of the same commit is never built again,
 and nothing is cloned unless something is to be built.
 """
@@ -13,9 +15,9 @@ import shutil
 import subprocess
 import tarfile
 import tempfile
-from dataclasses import dataclass, field
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime
-from enum import StrEnum
 from pathlib import Path
 from types import TracebackType
 from typing import IO
@@ -31,82 +33,28 @@ from ferry.ci.detect import (
     match_refs,
 )
 from ferry.ci.events import EventEmitter, ImagePushed
+from ferry.ci.results import BuildOutcome, BuildStatus, CycleResult, Detection, PushedImage
 from ferry.config import FerryConfig
 from ferry.credentials import Credential, CredentialResolver
 from ferry.errors import ConfigError, FerryError, GitError, ToolError
 from ferry.registry.client import RegistryClient
-from ferry.registry.targets import registry_target
+from ferry.registry.pool import RegistryPool
 from ferry.schema.builds import BuildRule
 from ferry.vcs.cache import RepoCache
 from ferry.vcs.credentials import GitCredentials, scrub
 
-__all__ = ["BuildOutcome", "BuildStatus", "CiBuilder", "Detection", "PushedImage"]
+__all__ = [
+    "BuildOutcome",
+    "BuildStatus",
+    "CiBuilder",
+    "CiSteps",
+    "CycleResult",
+    "Detection",
+    "PushedImage",
+    "run_cycle",
+]
 
 logger = logging.getLogger(__name__)
-
-
-class BuildStatus(StrEnum):
-    """What happened to one candidate ref."""
-
-    built = "built"
-    up_to_date = "up-to-date"
-    failed = "failed"
-
-
-@dataclass(frozen=True, slots=True)
-class Detection:
-    """One rule's detection: refs to build, refs already built, refs ignored."""
-
-    rule: str
-    to_build: tuple[BuildCandidate, ...]
-    up_to_date: tuple[BuildCandidate, ...]
-    ignored: tuple[str, ...]
-
-
-@dataclass(frozen=True, slots=True)
-class PushedImage:
-    """A pushed build: the candidate, the digest the registry holds, the log tail."""
-
-    candidate: BuildCandidate
-    digest: str | None
-    log_tail: str
-    log_path: Path
-
-
-@dataclass(frozen=True, slots=True)
-class BuildOutcome:
-    """The result of one candidate in a cycle."""
-
-    rule: str
-    ref: str
-    reference: str
-    status: BuildStatus
-    digest: str | None = None
-    error: str | None = None
-
-    def as_dict(self) -> dict[str, str | None]:
-        """A JSON-ready view."""
-        return {
-            "rule": self.rule,
-            "ref": self.ref,
-            "image": self.reference,
-            "status": self.status.value,
-            "digest": self.digest,
-            "error": self.error,
-        }
-
-
-@dataclass
-class CycleResult:
-    """Every outcome of a cycle, plus the refs the rules ignored."""
-
-    outcomes: list[BuildOutcome] = field(default_factory=list)
-    ignored: int = 0
-
-    @property
-    def failed(self) -> int:
-        """How many candidates failed."""
-        return sum(1 for o in self.outcomes if o.status is BuildStatus.failed)
 
 
 def _extract(archive: IO[bytes], target: Path, rule: BuildRule, what: str) -> None:
@@ -141,13 +89,11 @@ class CiBuilder:
         self.resolver = resolver or CredentialResolver(base_dir=Path(config.base_dir))
         self.work_root = config.cache_path / "ci"
         self.sources = RepoCache(config.cache_path / "ci-sources")
-        self._clients: dict[str, RegistryClient] = {}
+        self.registries = RegistryPool(config, self.resolver)
 
     def close(self) -> None:
         """Close registry clients."""
-        for client in self._clients.values():
-            client.close()
-        self._clients.clear()
+        self.registries.close()
 
     def __enter__(self) -> CiBuilder:
         return self
@@ -293,49 +239,8 @@ class CiBuilder:
         )
 
     def run(self, names: list[str] | None = None, emitter: EventEmitter | None = None) -> CycleResult:
-        """One detection and build cycle over the rules (``ferry build``). Failures are collected."""
-        result = CycleResult()
-        for rule in self.rules(names):
-            try:
-                detection = self.detect(rule)
-            except FerryError as exc:
-                result.outcomes.append(
-                    BuildOutcome(rule.name, "", rule.image, BuildStatus.failed, error=str(exc))
-                )
-                continue
-            result.ignored += len(detection.ignored)
-            for candidate in detection.up_to_date:
-                result.outcomes.append(
-                    BuildOutcome(rule.name, candidate.ref, candidate.reference, BuildStatus.up_to_date)
-                )
-            for candidate in detection.to_build:
-                try:
-                    pushed = self.push(
-                        rule, candidate, self.build(rule, candidate, self.checkout(rule, candidate))
-                    )
-                    if emitter is not None:
-                        self._announce(emitter, rule, pushed)
-                except FerryError as exc:
-                    result.outcomes.append(
-                        BuildOutcome(
-                            rule.name, candidate.ref, candidate.reference, BuildStatus.failed, error=str(exc)
-                        )
-                    )
-                    continue
-                result.outcomes.append(
-                    BuildOutcome(
-                        rule.name, candidate.ref, candidate.reference, BuildStatus.built, digest=pushed.digest
-                    )
-                )
-        return result
-
-    def _announce(self, emitter: EventEmitter, rule: BuildRule, pushed: PushedImage) -> None:
-        # The image is in the registry either way; a lost event only means the image updater
-        # finds it on its next interval instead of now, so it must not turn the build red.
-        try:
-            emitter(self.pushed_event(rule, pushed))
-        except Exception as exc:  # noqa: BLE001 - emitters are plug-ins; any failure is reported the same way
-            logger.warning("pushed %s but could not announce it: %s", pushed.candidate.reference, exc)
+        """One detection and build cycle over the rules (``ferry build``), with these methods as steps."""
+        return run_cycle(self, CiSteps.of(self, emitter), names)
 
     # -- credentials and registries ----------------------------------------------------
 
@@ -344,16 +249,11 @@ class CiBuilder:
             rule.repo, rule.credentials, self.config.repositories, key=f"builds.{rule.name}.credentials"
         )
 
-    def _registry_config(self, rule: BuildRule) -> tuple[str, str, bool, str | None]:
-        """``(api_url, repository, plain HTTP, credentials ref)`` for the rule's image."""
-        target = registry_target(self.config, rule.image_reference)
-        return target.api_url, target.repository, target.plain_http, target.credentials
-
     def _insecure(self, rule: BuildRule) -> bool:
-        return self._registry_config(rule)[2]
+        return self.registries.target(rule.image_reference).plain_http
 
     def _registry_credential(self, rule: BuildRule) -> Credential | None:
-        cred_ref = self._registry_config(rule)[3]
+        cred_ref = self.registries.target(rule.image_reference).credentials
         if cred_ref is None:
             return None
         try:
@@ -362,13 +262,100 @@ class CiBuilder:
             raise exc.located(key="registries.credentials") from exc
 
     def _registry(self, rule: BuildRule) -> tuple[RegistryClient, str]:
-        api_url, repository, insecure, _ = self._registry_config(rule)
-        if api_url not in self._clients:
-            cred = self._registry_credential(rule)
-            self._clients[api_url] = RegistryClient(
-                api_url,
-                username=cred.username if cred else None,
-                password=cred.password if cred else None,
-                insecure=insecure,
+        # The image's own host, as buildah logs in to it, finds a Docker config's entry.
+        return self.registries.client(rule.image_reference, registry_host=rule.image_reference.registry)
+
+
+@dataclass(frozen=True, slots=True)
+class CiSteps:
+    """The steps :func:`run_cycle` chains. Any may be a Prefect task wrapping the builder's method.
+
+    ``failures`` are the exceptions that make one ref (or one rule's detection) fail
+    while the others go on: Ferry's own errors for ``ferry build``, where anything
+    else is a bug; every exception in the flow, whose tasks have already retried.
+    """
+
+    detect: Callable[[BuildRule], Detection]
+    checkout: Callable[[BuildRule, BuildCandidate], Path]
+    build: Callable[[BuildRule, BuildCandidate, Path], BuiltImage]
+    push: Callable[[BuildRule, BuildCandidate, BuiltImage], PushedImage]
+    announce: Callable[[BuildRule, PushedImage], None] | None = None
+    planned: Callable[[Sequence[tuple[BuildRule, BuildCandidate]]], None] | None = None
+    logged: Callable[[BuildRule, BuildCandidate, str, str], None] | None = None
+    failures: tuple[type[Exception], ...] = (FerryError,)
+
+    @classmethod
+    def of(cls, ci: CiBuilder, emitter: EventEmitter | None = None) -> CiSteps:
+        """The builder's own methods as the steps; pushed images are announced to ``emitter``."""
+
+        def announce(rule: BuildRule, pushed: PushedImage) -> None:
+            assert emitter is not None
+            emitter(ci.pushed_event(rule, pushed))
+
+        return cls(ci.detect, ci.checkout, ci.build, ci.push, announce if emitter else None)
+
+
+def run_cycle(ci: CiBuilder, steps: CiSteps, names: list[str] | None = None) -> CycleResult:
+    """One detection and build cycle over the rules ``names`` (all when None). Failures are collected.
+
+    Every image of the cycle is built before any is pushed, so the registry's
+    notifications (and the image updater they start) see one source commit's
+    images together rather than one at a time.
+    """
+    result = CycleResult()
+    queue: list[tuple[BuildRule, BuildCandidate]] = []
+    for rule in ci.rules(names):
+        try:
+            detection = steps.detect(rule)
+        except steps.failures as exc:  # one unreachable repository must not stop the others
+            logger.error("build rule '%s': detection failed: %s", rule.name, exc)
+            result.outcomes.append(
+                BuildOutcome(rule.name, "", rule.image, BuildStatus.failed, error=str(exc))
             )
-        return self._clients[api_url], repository
+            continue
+        result.ignored += len(detection.ignored)
+        result.outcomes.extend(
+            BuildOutcome(rule.name, c.ref, c.reference, BuildStatus.up_to_date) for c in detection.up_to_date
+        )
+        queue.extend((rule, candidate) for candidate in detection.to_build)
+    if steps.planned is not None:
+        steps.planned(queue)
+    built: list[tuple[BuildRule, BuildCandidate, BuiltImage | None]] = []
+    for rule, candidate in queue:
+        try:
+            built.append((rule, candidate, steps.build(rule, candidate, steps.checkout(rule, candidate))))
+        except steps.failures as exc:
+            result.outcomes.append(_failed(steps, rule, candidate, exc))
+            built.append((rule, candidate, None))
+    for rule, candidate, image in built:
+        if image is not None:
+            result.outcomes.append(_pushed(steps, rule, candidate, image))
+    # Outcomes in the order the refs were detected, whatever step each one ended at.
+    order = {(rule.name, candidate.ref): i for i, (rule, candidate) in enumerate(queue)}
+    result.outcomes.sort(key=lambda o: order.get((o.rule, o.ref), -1))
+    return result
+
+
+def _pushed(steps: CiSteps, rule: BuildRule, candidate: BuildCandidate, built: BuiltImage) -> BuildOutcome:
+    try:
+        pushed = steps.push(rule, candidate, built)
+    except steps.failures as exc:
+        return _failed(steps, rule, candidate, exc)
+    if steps.announce is not None:
+        # The image is in the registry either way; a lost event only means the image updater
+        # finds it on its next interval instead of now, so it must not turn the build red.
+        try:
+            steps.announce(rule, pushed)
+        except Exception as exc:  # noqa: BLE001 - emitters are plug-ins; any failure is reported the same way
+            logger.warning("pushed %s but could not announce it: %s", candidate.reference, exc)
+    if steps.logged is not None:
+        steps.logged(rule, candidate, f"Pushed {pushed.digest or '(digest unknown)'}", pushed.log_tail)
+    return BuildOutcome(
+        rule.name, candidate.ref, candidate.reference, BuildStatus.built, digest=pushed.digest
+    )
+
+
+def _failed(steps: CiSteps, rule: BuildRule, candidate: BuildCandidate, exc: Exception) -> BuildOutcome:
+    if steps.logged is not None:
+        steps.logged(rule, candidate, "Build failed", str(exc))
+    return BuildOutcome(rule.name, candidate.ref, candidate.reference, BuildStatus.failed, error=str(exc))
