@@ -24,7 +24,7 @@ from ferry.credentials import CredentialResolver
 from ferry.errors import ConfigError, FerryError
 from ferry.sync.apply import app_health, diff_app
 from ferry.sync.clusters import ClusterResolver
-from ferry.sync.execute import execute, sync_options
+from ferry.sync.execute import ensure_namespace, execute, sync_options
 from ferry.sync.history import HistoryStore
 from ferry.sync.kube import KubeCluster
 from ferry.sync.lua_health import load_health_checks
@@ -296,11 +296,25 @@ class SyncEngine:
             ClusterUnavailable: The API server went away; re-running converges.
             ConfigError, ToolError, NotFoundError: Rendering failed.
         """
-        plan = self._plan_of(app, revision)
+        if isinstance(app, SyncPlan):
+            plan = self._plan_of(app, revision)
+            options = sync_options(plan.target, bool(prune), self.health_checks)
+            creates = options.create_namespace and not dry_run
+            if creates and ensure_namespace(plan.cluster, plan.target, plan.manifests, options):
+                plan = self.refresh(plan)  # diffed into a namespace that did not exist
+        else:
+            target = self.target(app)
+            cluster = self.connect(target)
+            rendered = self.render(target, revision)
+            manifests = tuple(self.desired(target, rendered))
+            options = sync_options(target, bool(prune), self.health_checks)
+            if options.create_namespace and not dry_run:
+                # Before the diff, so that its dry run validates every object.
+                ensure_namespace(cluster, target, manifests, options)
+            plan = self._diffed(target, cluster, rendered, manifests)
         return execute(
             plan,
-            sync_options(plan, bool(prune), self.health_checks),
-            refresh=self.refresh,
+            options,
             dry_run=dry_run,
             initiator=initiator,
             wait_timeout=wait_timeout,

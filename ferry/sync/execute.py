@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import getpass
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
+from typing import Any
 
 from ferry.errors import FerryError
 from ferry.sync.apply import ApplyOptions, app_health, apply_resources, rejected, wait_healthy
@@ -17,17 +18,17 @@ from ferry.sync.history import Attempt, HistoryStore, now
 from ferry.sync.kube import KubeCluster
 from ferry.sync.model import AppDiff, HistoryEntry, Initiator, SyncResult
 from ferry.sync.plan import container_images, namespace_to_create
-from ferry.sync.target import SyncPlan, planned_outcomes
+from ferry.sync.target import AppTarget, SyncPlan, planned_outcomes
 
 logger = logging.getLogger(__name__)
 
 
-def sync_options(plan: SyncPlan, prune: bool, health: HealthOverride | None) -> ApplyOptions:
-    """The apply options of ``plan``'s app: its sync options and its cluster's conflict policy."""
-    policy = plan.target.app.spec.sync_policy
+def sync_options(target: AppTarget, prune: bool, health: HealthOverride | None) -> ApplyOptions:
+    """The apply options of ``target``'s app: its sync options and its cluster's conflict policy."""
+    policy = target.app.spec.sync_policy
     return ApplyOptions(
         prune=prune,
-        force_conflicts=plan.target.entry.force_conflicts,
+        force_conflicts=target.entry.force_conflicts,
         apply_out_of_sync_only=(policy.option("ApplyOutOfSyncOnly") or "").lower() == "true",
         create_namespace=(policy.option("CreateNamespace") or "").lower() == "true",
         health=health,
@@ -38,19 +39,13 @@ def execute(
     plan: SyncPlan,
     options: ApplyOptions,
     *,
-    refresh: Callable[[SyncPlan], SyncPlan],
     dry_run: bool = False,
     initiator: Initiator | None = None,
     wait_timeout: float | None = None,
     on_diff: Callable[[AppDiff], None] | None = None,
 ) -> SyncResult:
-    """Apply ``plan`` (see :meth:`~ferry.sync.engine.SyncEngine.sync`); ``refresh`` re-diffs it."""
+    """Apply ``plan`` (see :meth:`~ferry.sync.engine.SyncEngine.sync`), its namespace made already."""
     target, cluster = plan.target, plan.cluster
-    if options.create_namespace and not dry_run:
-        # A dry run into a namespace that does not exist is refused before validation,
-        # so a plan diffed before the namespace was created is diffed again.
-        if _ensure_namespace(cluster, namespace_to_create(plan.manifests, target.namespace), options):
-            plan = refresh(plan)
     diff = plan.diff
     if on_diff is not None:
         on_diff(diff)
@@ -109,9 +104,16 @@ def _record_failure(store: HistoryStore, plan: SyncPlan, error: BaseException) -
         logger.warning("%s: could not record the failed sync attempt: %s", target.name, exc)
 
 
-def _ensure_namespace(cluster: KubeCluster, name: str | None, options: ApplyOptions) -> bool:
-    """Create the namespace when it does not exist; True when it was created."""
+def ensure_namespace(
+    cluster: KubeCluster, target: AppTarget, manifests: Sequence[dict[str, Any]], options: ApplyOptions
+) -> bool:
+    """Create the namespace the app syncs into when it does not exist; True when it was created.
+
+    Before the diff: a dry run into a namespace that does not exist is refused before
+    validation, so it would not validate the objects.
+    """
     # Not tracked by the app, so pruning never deletes a namespace (and everything in it).
+    name = namespace_to_create(manifests, target.namespace)
     if name is None:
         return False
     if cluster.get("v1", "Namespace", name, None) is not None:
