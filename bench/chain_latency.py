@@ -96,7 +96,7 @@ def wait_dev(system: System, tag: str, timeout: float = 600) -> float:
     """Poll Dev until both Deployments run ``tag`` and are available; return that moment (epoch s)."""
     assert system.config is not None
     with SyncEngine(load_config(system.config)) as engine:
-        _, cluster, namespace = engine.destination(engine.application(APPS["dev"]))
+        cluster, namespace = engine.connect(APPS["dev"]), engine.target(APPS["dev"]).namespace
         deadline = time.monotonic() + timeout
         while not _available(cluster, namespace, tag):
             if time.monotonic() > deadline:

@@ -1,5 +1,8 @@
 """Benchmark: diff and apply times of a 50-resource plain-directory app on a real sandbox cluster.
 
+It also counts the renders each ``auto_sync`` makes (calls to the renderer the engine
+holds), which the sync plan brought from two (diff, then sync) to one.
+
 Starts its own sandbox cluster ``bench`` (real etcd + kube-apiserver + controllers
 + kwok, from the cached binaries) in a temporary state directory, so it never
 disturbs the dev/staging/production clusters, and stops it at the end.
@@ -18,11 +21,14 @@ import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
+from types import TracebackType
+from typing import Any
 
 import yaml
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+import ferry.sync.engine as engine_module
 from ferry.config import load_config
 from ferry.sandbox.cluster import down, up
 from ferry.sync.engine import SyncEngine
@@ -92,7 +98,29 @@ def timed(action: Callable[[], object]) -> tuple[float, object]:
     return time.perf_counter() - started, value
 
 
-def one_round(root: Path, server: str, kubeconfig: Path, round_index: int) -> dict[str, float]:
+class RenderCounter:
+    """Counts the engine's calls to ``render_application`` while it is entered."""
+
+    def __init__(self) -> None:
+        self.count = 0
+        self._original = engine_module.render_application
+
+    def __enter__(self) -> RenderCounter:
+        def counting(*args: Any, **kwargs: Any) -> Any:
+            self.count += 1
+            return self._original(*args, **kwargs)
+
+        # The engine looks the renderer up in its module at each call, on main and on the branch.
+        engine_module.render_application = counting  # type: ignore[assignment]
+        return self
+
+    def __exit__(self, *exc: type[BaseException] | BaseException | TracebackType | None) -> None:
+        engine_module.render_application = self._original  # type: ignore[assignment]
+
+
+def one_round(
+    root: Path, server: str, kubeconfig: Path, round_index: int
+) -> tuple[dict[str, float], dict[str, int]]:
     bare, work = root / f"deploy-{round_index}.git", root / f"work-{round_index}"
     bare.mkdir()
     git("init", "--bare", "-q", "-b", "main", cwd=bare)
@@ -113,7 +141,7 @@ def one_round(root: Path, server: str, kubeconfig: Path, round_index: int) -> di
                 "spec": {
                     "source": {"repoURL": bare.as_uri(), "path": "manifests", "targetRevision": "main"},
                     "destination": {"server": server, "namespace": app},
-                    "syncPolicy": {"syncOptions": ["CreateNamespace=true"]},
+                    "syncPolicy": {"automated": {}, "syncOptions": ["CreateNamespace=true"]},
                 },
             }
         )
@@ -146,7 +174,19 @@ def one_round(root: Path, server: str, kubeconfig: Path, round_index: int) -> di
         figures["diff, 20 of 50 changed"], changed = timed(lambda: engine.diff(app))
         assert len(changed.out_of_sync) == 20, len(changed.out_of_sync)  # type: ignore[attr-defined]
         figures["sync, 20 of 50 changed"], _ = timed(lambda: engine.sync(app))
-    return figures
+        renders: dict[str, int] = {}
+        write_manifests(work, 3)
+        git("commit", "-qam", "gen 3", cwd=work)
+        git("push", "-q", bare.as_uri(), "main", cwd=work)
+        with RenderCounter() as counter:
+            figures["auto_sync, 20 of 50 changed"], outcome = timed(lambda: engine.auto_sync(app))
+        assert outcome[0] is not None, outcome  # type: ignore[index]
+        renders["auto_sync, 20 of 50 changed"] = counter.count
+        with RenderCounter() as counter:
+            figures["auto_sync, in sync (skipped)"], outcome = timed(lambda: engine.auto_sync(app))
+        assert outcome[0] is None, outcome  # type: ignore[index]
+        renders["auto_sync, in sync (skipped)"] = counter.count
+    return figures, renders
 
 
 def update_results(path: Path, section: str) -> None:
@@ -162,6 +202,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--results", type=Path, default=Path(__file__).with_name("RESULTS.md"))
+    parser.add_argument("--no-results", action="store_true", help="print only; leave RESULTS.md alone")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="ferry-sync-bench-") as scratch:
         root = Path(scratch)
@@ -169,12 +210,14 @@ def main() -> None:
         sandbox = up(("bench",), state_root=root / "sandbox")
         startup = time.perf_counter() - started
         try:
-            rounds = [
+            results = [
                 one_round(root, sandbox.cluster("bench").server, sandbox.kubeconfig, i)
                 for i in range(args.rounds)
             ]
         finally:
             down(state_root=root / "sandbox")
+    rounds = [figures for figures, _ in results]
+    renders = [f"| {step} | {', '.join(str(r[step]) for _, r in results)} |" for step in results[0][1]]
     rows = [
         f"| {step} | {statistics.median(r[step] for r in rounds):.2f} | "
         f"{min(r[step] for r in rounds):.2f} | {max(r[step] for r in rounds):.2f} |"
@@ -199,9 +242,17 @@ def main() -> None:
             "|---|---|---|---|",
             *rows,
             "",
+            "Renders per `auto_sync` (calls to the renderer, one per round):",
+            "",
+            "| auto_sync | renders |",
+            "|---|---|",
+            *renders,
+            "",
         ]
     )
-    update_results(args.results, section)
+    if not args.no_results:
+        update_results(args.results, section)
+    print(f"load average at the end: {Path('/proc/loadavg').read_text().strip()}")
     print(section)
 
 

@@ -67,11 +67,12 @@ def hot_sync(config: str, apps: list[str], cluster: str, wait_timeout: float) ->
     rows = []
     with open_engine(config) as engine:
         for application in engine.applications(apps):
-            if not application.is_automated or engine.clusters.cluster_for(application).name != cluster:
+            if not application.is_automated:
                 continue
-            result, reason = auto_sync_unless_held(
-                engine, application.name, wait_timeout=wait_timeout or None
-            )
+            target = engine.target(application)
+            if target.entry.name != cluster:
+                continue
+            result, reason = auto_sync_unless_held(engine, target, wait_timeout=wait_timeout or None)
             rows.append({"app": application.name, "synced": result is not None, "reason": reason})
     return rows
 

@@ -36,6 +36,7 @@ from ferry.release.questions import (
 from ferry.schema.releases import EnvironmentConfig, ReleaseConfig
 from ferry.sync.engine import SyncEngine
 from ferry.sync.model import AppDiff
+from ferry.sync.target import AppRef
 from flows.gates import GateSettings, ask, publish_once
 from flows.logging import forward_ferry_logs
 from flows.runs import config_path, promote_run_name, release_run_name, rename_run
@@ -90,11 +91,13 @@ def promote_environment(
     """
     logger = get_run_logger()
     app = resolved.apps[env]
+    # Resolved once: every step of this environment acts on the same Application and cluster.
+    target = engine.target(app)
     cfg = resolved.config
     canary = resolved.canary(env)
     gate = GateSettings.of(cfg, suspend)
-    pinned = pin_commit(engine, app, revision)
-    diff = diff_env(engine, app, pinned.sha)
+    pinned = pin_commit(engine, target, revision)
+    diff = diff_env(engine, target, pinned.sha)
     artifact = publish_once(
         f"release-diff-{env}-{pinned.sha[:12]}",
         diff_markdown(diff),
@@ -103,15 +106,15 @@ def promote_environment(
     digest = _digest(diff, artifact_link(gate.ui_url, str(artifact)))
     question = sync_question(env, app, pinned, images, digest, note)
     ask(question, gate)
-    branch = engine.application(app).source.target_revision
-    moved = head_moved(question.title, branch, pinned.sha, head_of(engine, app))
+    branch = target.source.target_revision
+    moved = head_moved(question.title, branch, pinned.sha, head_of(engine, target))
     if moved:
         logger.warning("%s: %s", app, moved)
     who = initiator()
-    provider = pipeline.canary_provider(engine, app, pinned.sha, canary)
+    provider = pipeline.canary_provider(engine, target, pinned.sha, canary)
     native = canary.provider == "native"
     if not native:
-        sync_env(engine, app, pinned.sha, who, wait_timeout if provider is None else None)
+        sync_env(engine, target, pinned.sha, who, wait_timeout if provider is None else None)
     if provider is not None:
         while (step := canary_wait(provider, app, canary.step_timeout)) is not None:
             try:
@@ -119,19 +122,19 @@ def promote_environment(
             except Rejected:
                 canary_reject(provider, app)
                 if cfg.auto_rollback and not native:
-                    quick_rollback_task(engine, app, None, who, wait_timeout)
+                    quick_rollback_task(engine, target, None, who, wait_timeout)
                 raise
             canary_approve(provider, app, step)
         if native:
-            sync_env(engine, app, pinned.sha, who, wait_timeout)
+            sync_env(engine, target, pinned.sha, who, wait_timeout)
         canary_finish(provider, app)
-    if release_app_hold(engine, app):
+    if release_app_hold(engine, target):
         logger.info("%s: hold released by this approved release", app)
     logger.info("%s (%s) released at %s", app, env, pinned.sha[:12])
     return {"env": env, "app": app, "revision": pinned.sha, "note": moved}
 
 
-def _images(engine: SyncEngine, app: str, payload: list[dict[str, Any]] | None) -> list[ImageMove]:
+def _images(engine: SyncEngine, app: AppRef, payload: list[dict[str, Any]] | None) -> list[ImageMove]:
     if payload:
         return [ImageMove.from_event(i) for i in payload]
     history = engine.history(app)
@@ -199,14 +202,16 @@ def release(
             )
         gate = GateSettings.of(resolved.config, suspend)
         try:
-            status = wait_dev_ready(engine, app, resolved.config.dev_timeout)
-            moves = _images(engine, app, images)
+            # Dev's target is held for the whole run; each environment resolves its own once.
+            dev = engine.target(app)
+            status = wait_dev_ready(engine, dev, resolved.config.dev_timeout)
+            moves = _images(engine, dev, images)
             rename_run(f"release {resolved.name} {new_tags(moves) or status.revision[:7]}")
-            checks = validate(engine, app, resolved.config.validation)
+            checks = validate(engine, dev, resolved.config.validation)
             if not all(c.passed for c in checks):
                 failed = ", ".join(c.name for c in checks if not c.passed)
                 return Failed(message=f"validation of {app} failed: {failed}; nothing was promoted")
-            pinned = pin_commit(engine, app, commit or status.revision)
+            pinned = pin_commit(engine, dev, commit or status.revision)
             link = run_link(gate.ui_url, update_run) if update_run else None
             written = WriteBack(pinned.sha, pinned.message, link)
             ask(dev_verified_question(resolved.name, app, written, moves, checks), gate)

@@ -166,10 +166,11 @@ def auto_sync(
             if not application.is_automated:
                 continue
             try:
-                if cluster is not None and engine.clusters.cluster_for(application).name != cluster:
+                target = engine.target(application)
+                if cluster is not None and target.entry.name != cluster:
                     continue
                 result, reason = auto_sync_app(
-                    engine, application.name, initiator=who, wait_timeout=wait_timeout or None
+                    engine, target, initiator=who, wait_timeout=wait_timeout or None
                 )
             except FerryError as exc:
                 logger.error("auto-sync of %s failed: %s", application.name, exc)

@@ -20,13 +20,18 @@ from ferry.release.gates import CanaryStep, CheckResult, WriteBack
 from ferry.release.holds import get_hold, release_hold
 from ferry.release.rollback import RollbackResult, git_revert_rollback, quick_rollback
 from ferry.schema.releases import ValidationCheck
-from ferry.sync.engine import AppStatus, SyncEngine
+from ferry.sync.engine import SyncEngine
 from ferry.sync.model import AppDiff, Initiator, SyncResult
+from ferry.sync.target import AppRef, AppStatus
 from tasks.retry import RETRYING
 
 
 def once_per_run(context: TaskRunContext, parameters: dict[str, Any]) -> str:
-    """Cache key: the flow run, the task and the app/revision/step/gate it acts on (never the engine)."""
+    """Cache key: the flow run, the task and the app/revision/step/gate it acts on (never the engine).
+
+    An app passed as its :class:`~ferry.sync.target.AppTarget` formats as its name, so the key
+    is the same whichever the flow passed.
+    """
     parts = [str(context.task_run.flow_run_id), context.task.name]
     parts += [str(parameters.get(k)) for k in ("app", "revision", "step", "key") if k in parameters]
     return "-".join(parts)
@@ -37,22 +42,22 @@ ONCE = {"cache_key_fn": once_per_run, "persist_result": True}
 
 
 @task(name="wait-dev-ready", task_run_name="wait for {app}", **ONCE, **RETRYING)
-def wait_dev_ready(engine: SyncEngine, app: str, timeout: float) -> AppStatus:
+def wait_dev_ready(engine: SyncEngine, app: AppRef, timeout: float) -> AppStatus:
     """Wait until Dev is Synced and Healthy (once: later gates are about that state, not a newer one)."""
     return pipeline.wait_dev_ready(engine, app, timeout)
 
 
 @task(name="validate", task_run_name="validate {app}", **ONCE)
-def validate(engine: SyncEngine, app: str, checks: tuple[ValidationCheck, ...]) -> list[CheckResult]:
+def validate(engine: SyncEngine, app: AppRef, checks: tuple[ValidationCheck, ...]) -> list[CheckResult]:
     """Run the release's validation checks against Dev, once (failures are reported, not raised)."""
     if not checks:
         return []
-    _, cluster, namespace = engine.destination(engine.application(app))
-    return validation.run_checks(checks, cluster=cluster, namespace=namespace)
+    target = engine.target(app)
+    return validation.run_checks(checks, cluster=engine.connect(target), namespace=target.namespace)
 
 
 @task(name="pin-commit", task_run_name="pin the commit of {app}", **ONCE, **RETRYING)
-def pin_commit(engine: SyncEngine, app: str, revision: str | None) -> WriteBack:
+def pin_commit(engine: SyncEngine, app: AppRef, revision: str | None) -> WriteBack:
     """The commit a gate asks about: ``revision``, or the branch head when the gate first opens.
 
     Cached, so a run re-executed after its gate was answered keeps the commit that was shown
@@ -63,13 +68,13 @@ def pin_commit(engine: SyncEngine, app: str, revision: str | None) -> WriteBack:
 
 
 @task(name="head-of", cache_policy=NO_CACHE, task_run_name="head of {app}", **RETRYING)
-def head_of(engine: SyncEngine, app: str) -> str:
+def head_of(engine: SyncEngine, app: AppRef) -> str:
     """The branch head of ``app`` now."""
     return engine.commit(app).sha
 
 
 @task(name="diff-env", cache_policy=NO_CACHE, task_run_name="diff {app} at {revision}", **RETRYING)
-def diff_env(engine: SyncEngine, app: str, revision: str) -> AppDiff:
+def diff_env(engine: SyncEngine, app: AppRef, revision: str) -> AppDiff:
     """What syncing ``app`` to ``revision`` would change."""
     return engine.diff(app, revision)
 
@@ -77,7 +82,7 @@ def diff_env(engine: SyncEngine, app: str, revision: str) -> AppDiff:
 @private_results
 @task(name="sync-env", task_run_name="sync {app} to {revision}", **ONCE, **RETRYING)
 def sync_env(
-    engine: SyncEngine, app: str, revision: str, initiator: Initiator, wait_timeout: float | None
+    engine: SyncEngine, app: AppRef, revision: str, initiator: Initiator, wait_timeout: float | None
 ) -> SyncResult:
     """Sync ``app`` to exactly the ``revision`` the gate showed; once per run.
 
@@ -114,7 +119,7 @@ def canary_finish(provider: CanaryProvider, app: str) -> None:
 
 
 @task(name="release-hold", cache_policy=NO_CACHE, task_run_name="release hold of {app}", **RETRYING)
-def release_app_hold(engine: SyncEngine, app: str) -> bool:
+def release_app_hold(engine: SyncEngine, app: AppRef) -> bool:
     """Lift the hold of an app a new approved release was synced to (True when there was one)."""
     return get_hold(engine, app) is not None and release_hold(engine, app)
 
@@ -122,7 +127,7 @@ def release_app_hold(engine: SyncEngine, app: str) -> bool:
 @private_results
 @task(name="quick-rollback", **ONCE, **RETRYING)
 def quick_rollback_task(
-    engine: SyncEngine, app: str, history_id: int | None, initiator: Initiator, wait_timeout: float | None
+    engine: SyncEngine, app: AppRef, history_id: int | None, initiator: Initiator, wait_timeout: float | None
 ) -> RollbackResult:
     """Sync a history entry's revision and hold the app."""
     return quick_rollback(engine, app, history_id, initiator=initiator, wait_timeout=wait_timeout)
@@ -131,7 +136,7 @@ def quick_rollback_task(
 @private_results
 @task(name="git-revert-rollback", **ONCE, **RETRYING)
 def git_revert_task(
-    engine: SyncEngine, app: str, history_id: int | None, initiator: Initiator
+    engine: SyncEngine, app: AppRef, history_id: int | None, initiator: Initiator
 ) -> RollbackResult:
     """Revert the write-back commits since a history entry and hold the reverted tags."""
     return git_revert_rollback(engine, app, history_id, initiator=initiator)

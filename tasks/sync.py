@@ -10,6 +10,7 @@ from prefect.cache_policies import NO_CACHE
 from ferry.release.holds import auto_sync_unless_held
 from ferry.sync.engine import SyncEngine
 from ferry.sync.model import AppDiff, Initiator, SyncResult
+from ferry.sync.target import AppRef
 from tasks.retry import RETRYING
 
 
@@ -19,7 +20,7 @@ from tasks.retry import RETRYING
     cache_policy=NO_CACHE,
     task_run_name="diff {app}",
 )
-def diff_app(engine: SyncEngine, app: str, revision: str | None = None) -> AppDiff:
+def diff_app(engine: SyncEngine, app: AppRef, revision: str | None = None) -> AppDiff:
     """Render ``app`` and compare it with its cluster.
 
     Example:
@@ -39,7 +40,7 @@ def diff_app(engine: SyncEngine, app: str, revision: str | None = None) -> AppDi
 )
 def sync_app(
     engine: SyncEngine,
-    app: str,
+    app: AppRef,
     revision: str | None = None,
     prune: bool = False,
     dry_run: bool = False,
@@ -66,7 +67,7 @@ def sync_app(
     task_run_name="auto-sync {app}",
 )
 def auto_sync_app(
-    engine: SyncEngine, app: str, initiator: Initiator | None = None, wait_timeout: float | None = None
+    engine: SyncEngine, app: AppRef, initiator: Initiator | None = None, wait_timeout: float | None = None
 ) -> tuple[SyncResult | None, str]:
     """Sync ``app`` when automated sync should; return the result (None when skipped) and the reason."""
     return auto_sync_unless_held(engine, app, initiator=initiator, wait_timeout=wait_timeout)

@@ -32,6 +32,7 @@ from ferry.sync.engine import SyncEngine
 from ferry.sync.history import now
 from ferry.sync.kube import KubeCluster
 from ferry.sync.model import Initiator, SyncResult
+from ferry.sync.target import AppRef, AppTarget
 from ferry.update.cycle import AppPlan, Updater
 from ferry.update.registries import RegistryPool
 
@@ -149,27 +150,27 @@ class HoldStore:
 # -- through the sync engine ---------------------------------------------------------------------
 
 
-def _store(engine: SyncEngine, app: str) -> tuple[HoldStore, str]:
-    _, cluster, namespace = engine.destination(engine.application(app))
-    return HoldStore(cluster), namespace
+def _store(engine: SyncEngine, app: AppRef) -> tuple[HoldStore, AppTarget]:
+    target = engine.target(app)
+    return HoldStore(engine.connect(target)), target
 
 
-def get_hold(engine: SyncEngine, app: str) -> Hold | None:
+def get_hold(engine: SyncEngine, app: AppRef) -> Hold | None:
     """The hold on ``app``, if any."""
-    store, namespace = _store(engine, app)
-    return store.get(app, namespace)
+    store, target = _store(engine, app)
+    return store.get(target.name, target.namespace)
 
 
-def place_hold(engine: SyncEngine, hold: Hold) -> Hold:
-    """Place a hold on ``hold.app`` in its destination."""
-    store, namespace = _store(engine, hold.app)
-    return store.put(hold, namespace)
+def place_hold(engine: SyncEngine, hold: Hold, target: AppTarget | None = None) -> Hold:
+    """Place a hold on ``hold.app`` in its destination (``target``, when the caller holds it)."""
+    store, resolved = _store(engine, target or hold.app)
+    return store.put(hold, resolved.namespace)
 
 
-def release_hold(engine: SyncEngine, app: str) -> bool:
+def release_hold(engine: SyncEngine, app: AppRef) -> bool:
     """``ferry hold release APP``."""
-    store, namespace = _store(engine, app)
-    return store.release(app, namespace)
+    store, target = _store(engine, app)
+    return store.release(target.name, target.namespace)
 
 
 def list_holds(engine: SyncEngine) -> list[Hold]:
@@ -177,7 +178,7 @@ def list_holds(engine: SyncEngine) -> list[Hold]:
     holds = []
     for app in engine.applications():
         try:
-            hold = get_hold(engine, app.name)
+            hold = get_hold(engine, app)
         except (ConfigError, ClusterError) as exc:
             logger.warning("%s: cannot read its hold: %s", app.name, exc)
             continue
@@ -187,15 +188,16 @@ def list_holds(engine: SyncEngine) -> list[Hold]:
 
 
 def auto_sync_unless_held(
-    engine: SyncEngine, app: str, *, initiator: Initiator | None = None, wait_timeout: float | None = None
+    engine: SyncEngine, app: AppRef, *, initiator: Initiator | None = None, wait_timeout: float | None = None
 ) -> tuple[SyncResult | None, str]:
     """:meth:`SyncEngine.auto_sync`, except for an app on hold (the hook auto-sync calls)."""
-    hold = get_hold(engine, app)
+    target = engine.target(app)
+    hold = get_hold(engine, target)
     if hold is not None and hold.sync:
         reason = f"skipping: on hold since {hold.created_at} by {hold.created_by} ({hold.reason})"
-        logger.info("%s: auto-sync: %s", app, reason)
+        logger.info("%s: auto-sync: %s", target.name, reason)
         return None, reason
-    return engine.auto_sync(app, initiator=initiator, wait_timeout=wait_timeout)
+    return engine.auto_sync(target, initiator=initiator, wait_timeout=wait_timeout)
 
 
 # -- the image updater ---------------------------------------------------------------------------

@@ -8,7 +8,6 @@ a suspension converges instead of deploying twice.
 from __future__ import annotations
 
 import logging
-import time
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -25,8 +24,9 @@ from ferry.release.canary import (
 )
 from ferry.release.holds import get_hold
 from ferry.schema.releases import ENVIRONMENT_LABEL, ENVIRONMENTS, SERVICE_LABEL, CanaryConfig, ReleaseConfig
-from ferry.sync.engine import AppStatus, SyncEngine
-from ferry.sync.model import HealthStatus, SyncStatus
+from ferry.sync.engine import SyncEngine
+from ferry.sync.render import Rendered
+from ferry.sync.target import AppRef, AppStatus
 
 logger = logging.getLogger(__name__)
 
@@ -92,38 +92,35 @@ def environment_of(config: FerryConfig, app: Application) -> tuple[str, str] | N
     return None
 
 
-def wait_dev_ready(engine: SyncEngine, app: str, timeout: float, *, interval: float = 2.0) -> AppStatus:
+def wait_dev_ready(engine: SyncEngine, app: AppRef, timeout: float, *, interval: float = 2.0) -> AppStatus:
     """Wait until Dev is Synced (by auto-sync) and Healthy at its branch head.
 
     The head is what the write-back pushed to, so Synced there includes the
-    commit that triggered the release.
+    commit that triggered the release. Dev is rendered once per head commit;
+    the polls in between read only its live state (:meth:`SyncEngine.wait`).
 
     Raises:
         DevNotReady: Dev is on hold, or not Synced and Healthy within ``timeout``.
     """
-    hold = get_hold(engine, app)
+    target = engine.target(app)
+    hold = get_hold(engine, target)
     if hold is not None and hold.sync:
-        raise DevNotReady(f"{app} is on hold ({hold.reason}); release it with `ferry hold release {app}`")
-    deadline = time.monotonic() + timeout
-    while True:
-        status = engine.status(app)
-        synced = status.sync is SyncStatus.SYNCED and status.health.status is HealthStatus.HEALTHY
-        if synced:
-            logger.info("%s: Synced and Healthy at %s", app, status.revision[:12])
-            return status
-        if time.monotonic() >= deadline:
-            raise DevNotReady(
-                f"{app} is {status.sync.value}/{status.health.status.value} at {status.revision[:12] or '?'} "
-                f"after {timeout:.0f}s{': ' + status.error if status.error else ''}"
-            )
-        time.sleep(interval)
+        raise DevNotReady(
+            f"{target.name} is on hold ({hold.reason}); release it with `ferry hold release {target.name}`"
+        )
+    status = engine.wait(target, timeout, interval=interval)
+    if status.ready:
+        logger.info("%s: Synced and Healthy at %s", target.name, status.revision[:12])
+        return status
+    raise DevNotReady(
+        f"{target.name} is {status.sync.value}/{status.health.status.value} at {status.revision[:12] or '?'} "
+        f"after {timeout:.0f}s{': ' + status.error if status.error else ''}"
+    )
 
 
-def _rendered(
-    engine: SyncEngine, application: Application, revision: str, group: str, name: str
-) -> dict[str, Any] | None:
-    """The Rollout ``name`` of ``group`` as the app renders it at ``revision``, if it does."""
-    for manifest in engine.render(application, revision).manifests:
+def _rendered(rendered: Rendered, group: str, name: str) -> dict[str, Any] | None:
+    """The Rollout ``name`` of ``group`` in the app's ``rendered`` manifests, if it is there."""
+    for manifest in rendered.manifests:
         api_version = str(manifest.get("apiVersion", ""))
         if (
             manifest.get("kind") == "Rollout"
@@ -136,7 +133,7 @@ def _rendered(
 
 def canary_provider(
     engine: SyncEngine,
-    app: str,
+    app: AppRef,
     revision: str,
     canary: CanaryConfig,
     *,
@@ -145,17 +142,17 @@ def canary_provider(
     """The provider that rolls ``app`` out after (kruise, argo) or instead of (native) its sync."""
     if canary.provider == "none":
         return None
-    application = engine.application(app)
-    _, cluster, namespace = engine.destination(application)
+    target = engine.target(app)
+    cluster, namespace = engine.connect(target), target.namespace
     if canary.provider == "kruise":
         rendered_rollout = _rendered(
-            engine, application, revision, "rollouts.kruise.io", str(canary.resource)
+            engine.render(target, revision), "rollouts.kruise.io", str(canary.resource)
         )
         api_version = str(rendered_rollout["apiVersion"]) if rendered_rollout else KRUISE_API
         return KruiseRollout(cluster, namespace, str(canary.resource), poll_interval, api_version)
     if canary.provider == "argo":
         return ArgoRollout(cluster, namespace, str(canary.resource), poll_interval)
-    rendered = engine.render(application, revision)
-    desired = engine.desired(application, cluster, rendered)
+    # The native canary compares the prepared manifests with the live Deployments itself.
+    desired = engine.desired(target, engine.render(target, revision))
     changed = changed_deployments(cluster, namespace, desired, canary.resource)
     return NativeCanary(cluster, namespace, changed, canary.steps, poll_interval)

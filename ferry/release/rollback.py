@@ -24,8 +24,9 @@ from ferry.errors import ConfigError
 from ferry.release.holds import Hold, place_hold, rolled_away_tags
 from ferry.sync.engine import SyncEngine
 from ferry.sync.model import HistoryEntry, Initiator
-from ferry.update.repos import RepoPool
+from ferry.sync.target import AppRef
 from ferry.vcs.clone import CommitAuthor
+from ferry.vcs.pool import RepoPool
 from ferry.vcs.writeback import revert
 
 logger = logging.getLogger(__name__)
@@ -75,39 +76,43 @@ def target_entry(history: Sequence[HistoryEntry], history_id: int | None) -> His
 
 def quick_rollback(
     engine: SyncEngine,
-    app: str,
+    app: AppRef,
     history_id: int | None = None,
     *,
     initiator: Initiator,
     wait_timeout: float | None = None,
 ) -> RollbackResult:
     """Sync ``app`` to a history entry's revision and hold it there."""
-    history = engine.history(app)
+    destination = engine.target(app)
+    name = destination.name
+    history = engine.history(destination)
     target = target_entry(history, history_id)
     current = history[-1] if history else None
     hold = Hold(
-        app,
+        name,
         f"rolled back to history entry {target.id} ({target.revision[:12]})",
         initiator.user,
         sync=True,
         tags=rolled_away_tags(current.images if current else (), target.images),
     )
     # The hold goes first: an auto-sync running meanwhile must not re-apply the newer revision.
-    stored = place_hold(engine, hold)
-    result = engine.rollback(app, target.id, initiator=initiator, wait_timeout=wait_timeout)
-    logger.info("%s: rolled back to entry %d (%s), now on hold", app, target.id, target.revision[:12])
-    return RollbackResult(app, target.id, target.revision, target.images, stored, result.history_id)
+    stored = place_hold(engine, hold, destination)
+    result = engine.rollback(destination, target.id, initiator=initiator, wait_timeout=wait_timeout)
+    logger.info("%s: rolled back to entry %d (%s), now on hold", name, target.id, target.revision[:12])
+    return RollbackResult(name, target.id, target.revision, target.images, stored, result.history_id)
 
 
-def write_back_file(engine: SyncEngine, app: str) -> str:
+def write_back_file(engine: SyncEngine, app: AppRef) -> str:
     """The file Image Updater's git write-back changes for ``app`` (``.argocd-source-<app>.yaml``)."""
-    source = engine.application(app).source
-    return posixpath.normpath(posixpath.join(source.path or ".", f".argocd-source-{app}.yaml"))
+    application = engine.application(app)
+    return posixpath.normpath(
+        posixpath.join(application.source.path or ".", f".argocd-source-{application.name}.yaml")
+    )
 
 
 def git_revert_rollback(
     engine: SyncEngine,
-    app: str,
+    app: AppRef,
     history_id: int | None = None,
     *,
     initiator: Initiator,
@@ -121,10 +126,12 @@ def git_revert_rollback(
         GitPushRejected: The push kept being rejected.
     """
     config = engine.config
-    history = engine.history(app)
+    destination = engine.target(app)
+    name = destination.name
+    history = engine.history(destination)
     target = target_entry(history, history_id)
-    application = engine.application(app)
-    path = write_back_file(engine, app)
+    application = destination.app
+    path = write_back_file(engine, destination)
     pool = RepoPool(
         config, CredentialResolver(base_dir=Path(config.base_dir)), config.cache_path / "release-repos"
     )
@@ -142,20 +149,20 @@ def git_revert_rollback(
         if not commits:
             raise ConfigError(
                 f"no write-back commit to {path} after history entry {target.id} ({target.revision[:12]})",
-                application=app,
+                application=name,
             )
         current = history[-1]
         hold = Hold(
-            app,
+            name,
             f"git revert of {', '.join(c.sha[:12] for c in commits)}",
             initiator.user,
             sync=False,
             tags=rolled_away_tags(current.images, target.images),
         )
         # Held before the push: an updater cycle between the two must not write the tag back.
-        stored = place_hold(engine, hold)
+        stored = place_hold(engine, hold, destination)
         message = (
-            f"Revert image update(s) of {app} to history entry {target.id}\n\n"
+            f"Revert image update(s) of {name} to history entry {target.id}\n\n"
             + "\n".join(f"This reverts commit {c.sha}." for c in commits)
             + f"\n\nRequested by {initiator.user}"
             + (f" (flow run {initiator.run_id})" if initiator.run_id else "")
@@ -166,7 +173,7 @@ def git_revert_rollback(
         )
     finally:
         pool.close()
-    logger.info("%s: reverted %d write-back commit(s) in %s", app, len(commits), sha and sha[:12])
+    logger.info("%s: reverted %d write-back commit(s) in %s", name, len(commits), sha and sha[:12])
     return RollbackResult(
-        app, target.id, target.revision, target.images, stored, None, sha, tuple(c.sha for c in commits)
+        name, target.id, target.revision, target.images, stored, None, sha, tuple(c.sha for c in commits)
     )

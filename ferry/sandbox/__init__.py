@@ -1,6 +1,7 @@
 """Local Kubernetes clusters built from the official control plane, plus helm and kustomize.
 
-The public surface, for the sync engine and the test fixtures:
+The public surface, for `ferry sandbox` and the test fixtures (the sync engine finds helm and
+kustomize through :mod:`ferry.tools`, without importing this package):
 
 * :func:`ferry.sandbox.build.ensure_binaries` / :func:`~ferry.sandbox.build.binary_path`
   build or find ``etcd``, ``kube-apiserver``, ``kube-controller-manager``,

@@ -34,20 +34,9 @@ from ferry.sandbox.versions import (
     TOOLS_BY_NAME,
     GoTool,
 )
+from ferry.tools import default_bin_dir
 
 logger = logging.getLogger(__name__)
-
-#: Overrides the cache directory (tests and CI images that pre-seed binaries).
-BIN_DIR_ENV = "FERRY_BIN_DIR"
-
-
-def default_bin_dir() -> Path:
-    """Return the binary cache: ``$FERRY_BIN_DIR`` or ``~/.cache/ferry/bin``."""
-    configured = os.environ.get(BIN_DIR_ENV)
-    if configured:
-        return Path(configured).expanduser()
-    cache_home = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
-    return Path(cache_home) / "ferry" / "bin"
 
 
 @dataclass(frozen=True, slots=True)

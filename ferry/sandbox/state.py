@@ -19,17 +19,14 @@ from ferry.sandbox.kubeconfig import KubeconfigEntry
 from ferry.sandbox.pki import ClusterPki
 from ferry.sandbox.processes import ManagedProcess, is_running
 from ferry.sandbox.versions import KUBERNETES_VERSION
+from ferry.tools import cache_dir
 
 STATE_FILE = "cluster.json"
 
 
 def default_state_root() -> Path:
     """Return ``$FERRY_SANDBOX_DIR`` or ``~/.cache/ferry/sandbox``."""
-    configured = os.environ.get("FERRY_SANDBOX_DIR")
-    if configured:
-        return Path(configured).expanduser()
-    cache_home = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
-    return Path(cache_home) / "ferry" / "sandbox"
+    return cache_dir("FERRY_SANDBOX_DIR", "sandbox")
 
 
 @dataclass(frozen=True, slots=True)

@@ -7,9 +7,10 @@ must require the same Kubernetes and etcd versions as this file (a unit test
 checks that), because the staging ``replace`` lines are tied to the release.
 
 Kubernetes ``v1.37.2`` is the newest release the Go module proxy serves whose
-``go`` directive (1.26.0) the machine's go1.26.8 can build. kustomize ``v5.8.3``
-needs go 1.27, so ``v5.8.2`` is pinned. etcd is built from the same ``v3.7.0``
-that Kubernetes 1.37 itself depends on. Debian's etcd 3.4.23 was tried: the
+``go`` directive (1.26.0) the machine's go1.26.8 can build. helm's and
+kustomize's pins are in :mod:`ferry.tools`, which the renderers read without
+importing the sandbox. etcd is built from the same ``v3.7.0`` that Kubernetes
+1.37 itself depends on. Debian's etcd 3.4.23 was tried: the
 apiserver starts on it, but logs "RequestWatchProgress feature is not
 supported" and falls back from consistent reads served by the watch cache to
 quorum reads from etcd, a mode no supported production cluster runs in.
@@ -20,11 +21,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+from ferry.tools import HELM_VERSION, KUSTOMIZE_VERSION
+
 KUBERNETES_VERSION = "v1.37.2"
 ETCD_VERSION = "v3.7.0"
 KWOK_VERSION = "v0.8.0"
-HELM_VERSION = "v4.3.1"
-KUSTOMIZE_VERSION = "v5.8.2"
 #: v1.10.2 needs go 1.26.10; v1.10.1 is the newest the local go1.26.8 builds.
 ARGO_ROLLOUTS_VERSION = "v1.10.1"
 

@@ -53,7 +53,7 @@ def apps(
     """List Applications with their sync status and health (argocd app list)."""
     try:
         with _engine(config) as engine:
-            statuses = [engine.status(app.name) for app in engine.applications()]
+            statuses = [engine.status(app) for app in engine.applications()]
     except FerryError as exc:
         raise _fail(exc, 1) from exc
     if output == "json":

@@ -1,85 +1,50 @@
-"""Sync one Application: render at a revision, diff, dry-run, apply in waves, prune, record history.
+"""Sync one Application: resolve its target, plan (render, diff), dry-run, apply in waves, record history.
 
 This is Argo CD's application controller reduced to what a pipeline needs,
-driven by calls rather than a watch loop. Automated sync follows Argo CD:
-only apps with ``syncPolicy.automated``, only when OutOfSync, and each revision
+driven by calls rather than a watch loop. A caller resolves an
+:class:`~ferry.sync.target.AppTarget` once, builds a
+:class:`~ferry.sync.target.SyncPlan` (one render, one diff) and hands that plan
+to ``diff``, ``status`` or ``sync``; every method also takes an app name, and
+then resolves and plans for that one call. Automated sync follows Argo CD: only
+apps with ``syncPolicy.automated``, only when OutOfSync, and each revision
 once: a failed (or drifted) revision is tried again only with ``selfHeal``.
 """
 
 from __future__ import annotations
 
-import getpass
 import logging
+import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from ferry.argocd.application import Application, load_applications
-from ferry.config import ClusterConfig, FerryConfig
+from ferry.config import FerryConfig
 from ferry.credentials import CredentialResolver
-from ferry.errors import ClusterError, ConfigError, FerryError
-from ferry.sync.apply import ApplyOptions, app_health, apply_resources, diff_app, rejected, wait_healthy
+from ferry.errors import ConfigError, FerryError
+from ferry.sync.apply import app_health, diff_app
 from ferry.sync.clusters import ClusterResolver
-from ferry.sync.history import Attempt, HistoryStore, now
+from ferry.sync.execute import ensure_namespace, execute, sync_options
+from ferry.sync.history import HistoryStore
 from ferry.sync.kube import KubeCluster
 from ferry.sync.lua_health import load_health_checks
-from ferry.sync.model import (
-    AppDiff,
-    Health,
-    HealthStatus,
-    HistoryEntry,
-    Initiator,
-    ResourceKey,
-    ResourceOutcome,
-    SyncResult,
-    SyncStatus,
+from ferry.sync.model import AppDiff, HistoryEntry, Initiator, SyncResult
+from ferry.sync.plan import prepare
+from ferry.sync.render import Rendered, render_application, resolve_revision
+from ferry.sync.target import (
+    AppRef,
+    AppStatus,
+    AppTarget,
+    SyncPlan,
+    auto_sync_decision,
+    namespaced_scope,
+    unknown_status,
 )
-from ferry.sync.plan import container_images, namespace_to_create, prepare
-from ferry.sync.render import Rendered, Tools, render_application, resolve_revision
-from ferry.update.repos import RepoPool
+from ferry.tools import Tools
 from ferry.vcs.clone import CommitInfo
+from ferry.vcs.pool import RepoPool
 
 logger = logging.getLogger(__name__)
-
-
-@dataclass(frozen=True, slots=True)
-class AppStatus:
-    """What ``ferry apps`` shows for one Application (``argocd app list``)."""
-
-    app: str
-    cluster: str
-    namespace: str
-    revision: str
-    sync: SyncStatus
-    health: Health
-    automated: bool
-    last_attempt: Attempt | None
-    error: str = ""
-
-
-def auto_sync_decision(
-    app: Application, sync: SyncStatus, revision: str, last_attempt: Attempt | None
-) -> tuple[bool, str]:
-    """Whether automated sync should sync ``app`` now, and why (Argo CD's rules, per the issue).
-
-    >>> from ferry.argocd.application import parse_application
-    >>> doc = {"apiVersion": "argoproj.io/v1alpha1", "kind": "Application", "metadata": {"name": "a"},
-    ...        "spec": {"source": {"repoURL": "file:///r"}, "syncPolicy": {"automated": {}}}}
-    >>> auto_sync_decision(parse_application(doc, source="t"), SyncStatus.OUT_OF_SYNC, "abc",
-    ...                    Attempt("abc", False, "t"))
-    (False, 'skipping: the previous sync of abc failed, and selfHeal is off')
-    """
-    automated = app.spec.sync_policy.automated
-    if automated is None:
-        return False, "skipping: syncPolicy.automated is not set"
-    if sync is SyncStatus.SYNCED:
-        return False, f"already Synced to {revision[:12]}"
-    if last_attempt is not None and last_attempt.revision == revision and not automated.self_heal:
-        if not last_attempt.succeeded:
-            return False, f"skipping: the previous sync of {revision[:12]} failed, and selfHeal is off"
-        return False, f"skipping: {revision[:12]} was already synced; drift is corrected only with selfHeal"
-    return True, f"OutOfSync at {revision[:12]}"
 
 
 class SyncEngine:
@@ -89,7 +54,7 @@ class SyncEngine:
         config: The loaded configuration.
         credentials: Resolves repository credential references.
         clusters: Connects destinations (a default one is made from ``config``).
-        tools: helm and kustomize (found by :func:`~ferry.sync.render.find_tools` when None).
+        tools: helm and kustomize (found by :func:`~ferry.tools.find_tools` when None).
     """
 
     def __init__(
@@ -117,7 +82,7 @@ class SyncEngine:
         """Close every cluster connection."""
         self.clusters.close()
 
-    # -- reading ----------------------------------------------------------------------------
+    # -- resolving --------------------------------------------------------------------------
 
     def applications(self, names: Sequence[str] | None = None) -> list[Application]:
         """The Applications of the config (only ``names`` when given).
@@ -139,109 +104,172 @@ class SyncEngine:
             apps = [a for a in apps if a.name in names]
         return apps
 
-    def application(self, name: str) -> Application:
-        """One Application by name."""
-        return self.applications([name])[0]
+    def application(self, app: AppRef) -> Application:
+        """The Application ``app`` names (read from the files only for a name)."""
+        if isinstance(app, AppTarget):
+            return app.app
+        if isinstance(app, Application):
+            return app
+        return self.applications([app])[0]
 
-    def render(self, app: Application, revision: str | None = None) -> Rendered:
+    def target(self, app: AppRef) -> AppTarget:
+        """The Application with its ``clusters:`` entry and namespace; connects nothing.
+
+        Raises:
+            ConfigError: No such app, or its destination names no configured cluster.
+        """
+        if isinstance(app, AppTarget):
+            return app
+        application = self.application(app)
+        return AppTarget(
+            application,
+            self.clusters.cluster_for(application),
+            application.spec.destination.namespace or "default",
+        )
+
+    def connect(self, app: AppRef) -> KubeCluster:
+        """A client for the app's cluster, opened once per engine and reused."""
+        return self.clusters.connect(self.target(app).entry)
+
+    # -- planning ---------------------------------------------------------------------------
+
+    def render(self, app: AppRef, revision: str | None = None) -> Rendered:
         """Render ``app`` at ``revision`` (default ``targetRevision``)."""
+        application = self.application(app)
         with self._repos() as pool:
-            clone = pool.clone_at(app.source.repo_url, revision)
-            return render_application(app, clone, revision, self._tools)
+            clone = pool.clone_at(application.source.repo_url, revision)
+            return render_application(application, clone, revision, self._tools)
 
-    def commit(self, name: str, revision: str | None = None) -> CommitInfo:
-        """The commit ``revision`` of app ``name`` (default: its target revision's head, fetched now)."""
-        app = self.application(name)
+    def plan(self, app: AppRef, revision: str | None = None) -> SyncPlan:
+        """Render ``app`` at ``revision`` (default ``targetRevision``) once and diff it with the cluster."""
+        target = self.target(app)
+        cluster = self.connect(target)
+        return self._planned(target, cluster, self.render(target, revision))
+
+    def refresh(self, plan: SyncPlan) -> SyncPlan:
+        """``plan`` diffed again against the live state now, from the same rendered manifests."""
+        return self._diffed(plan.target, plan.cluster, plan.rendered, plan.manifests)
+
+    def current(self, app: AppRef, previous: SyncPlan | None = None) -> SyncPlan:
+        """A plan at the head of the app's target revision now.
+
+        When the head is still ``previous``'s commit, nothing is rendered: ``previous`` is
+        refreshed against the live state. One fetch either way.
+        """
+        target = self.target(app)
+        cluster = self.connect(target)
         with self._repos() as pool:
-            clone = pool.clone(app.source.repo_url)
-            sha = resolve_revision(clone, revision or app.source.target_revision)
-            return clone.log(revision=sha, max_count=1)[0]
+            clone = pool.clone_at(target.source.repo_url, None)
+            head = resolve_revision(clone, target.source.target_revision)
+            if previous is not None and previous.target == target and previous.revision == head:
+                return self.refresh(previous)
+            rendered = render_application(target.app, clone, head, self._tools)
+        return self._planned(target, cluster, rendered)
+
+    def desired(self, app: AppRef, rendered: Rendered) -> list[dict[str, Any]]:
+        """``rendered``'s manifests prepared for apply (namespaces, tracking marks, sync order)."""
+        target = self.target(app)
+        cluster = self.connect(target)
+        return prepare(
+            rendered.manifests,
+            app=target.name,
+            namespace=target.app.spec.destination.namespace,
+            namespaced=namespaced_scope(cluster, rendered.manifests),
+        )
+
+    def _planned(self, target: AppTarget, cluster: KubeCluster, rendered: Rendered) -> SyncPlan:
+        return self._diffed(target, cluster, rendered, tuple(self.desired(target, rendered)))
+
+    @staticmethod
+    def _diffed(
+        target: AppTarget, cluster: KubeCluster, rendered: Rendered, manifests: tuple[dict[str, Any], ...]
+    ) -> SyncPlan:
+        state = HistoryStore(cluster).read(target.name, target.namespace)
+        diff = diff_app(
+            cluster,
+            target.name,
+            rendered.revision,
+            manifests,
+            state.kinds,
+            force_conflicts=target.entry.force_conflicts,
+        )
+        return SyncPlan(target, cluster, rendered, manifests, state, diff)
+
+    def _plan_of(self, app: AppRef | SyncPlan, revision: str | None) -> SyncPlan:
+        if isinstance(app, SyncPlan):
+            if revision is not None:
+                raise TypeError("a plan is rendered at its revision already; pass no revision with it")
+            return app
+        return self.plan(app, revision)
+
+    def commit(self, app: AppRef, revision: str | None = None) -> CommitInfo:
+        """The commit ``revision`` of ``app`` (default: its target revision's head, fetched now)."""
+        application = self.application(app)
+        with self._repos() as pool:
+            clone = pool.clone(application.source.repo_url)
+            sha = resolve_revision(clone, revision or application.source.target_revision)
+            found: CommitInfo = clone.log(revision=sha, max_count=1)[0]
+            return found
 
     def _repos(self) -> _PoolContext:
         return _PoolContext(RepoPool(self.config, self._credentials, self.config.cache_path / "sync-repos"))
 
-    def destination(self, app: Application) -> tuple[ClusterConfig, KubeCluster, str]:
-        """The cluster entry, a connected client and the namespace of ``app``."""
-        entry = self.clusters.cluster_for(app)
-        return entry, self.clusters.connect(entry), app.spec.destination.namespace or "default"
+    # -- reading ----------------------------------------------------------------------------
 
-    def desired(self, app: Application, cluster: KubeCluster, rendered: Rendered) -> list[dict[str, Any]]:
-        """The rendered manifests, prepared for apply (namespaces, tracking marks, sync order)."""
-        return prepare(
-            rendered.manifests,
-            app=app.name,
-            namespace=app.spec.destination.namespace,
-            namespaced=_scope(cluster, rendered.manifests),
-        )
+    def diff(self, app: AppRef | SyncPlan, revision: str | None = None) -> AppDiff:
+        """Desired against live for ``app`` (what ``ferry diff`` prints)."""
+        return self._plan_of(app, revision).diff
 
-    def diff(self, name: str, revision: str | None = None) -> AppDiff:
-        """Desired against live for app ``name`` (what ``ferry diff`` prints)."""
-        app = self.application(name)
-        entry, cluster, namespace = self.destination(app)
-        rendered = self.render(app, revision)
-        manifests = self.desired(app, cluster, rendered)
-        state = HistoryStore(cluster).read(app.name, namespace)
-        return diff_app(
-            cluster,
-            app.name,
-            rendered.revision,
-            manifests,
-            state.kinds,
-            force_conflicts=entry.force_conflicts,
-        )
-
-    def status(self, name: str) -> AppStatus:
+    def status(self, app: AppRef | SyncPlan) -> AppStatus:
         """Sync status and health of one app; errors are reported in the status, not raised."""
-        app = self.application(name)
+        application = self.application(app.target if isinstance(app, SyncPlan) else app)
         try:
-            entry, cluster, namespace = self.destination(app)
-            rendered = self.render(app)
-            manifests = self.desired(app, cluster, rendered)
-            store = HistoryStore(cluster)
-            state = store.read(app.name, namespace)
-            diff = diff_app(
-                cluster,
-                app.name,
-                rendered.revision,
-                manifests,
-                state.kinds,
-                force_conflicts=entry.force_conflicts,
-            )
-            health, _ = app_health(cluster, manifests, self.health_checks)
+            plan = self._plan_of(app, None)
+            health, _ = app_health(plan.cluster, plan.manifests, self.health_checks)
         except FerryError as exc:
-            return AppStatus(
-                app.name,
-                app.spec.destination.name or app.spec.destination.server or "",
-                app.spec.destination.namespace or "",
-                "",
-                SyncStatus.UNKNOWN,
-                Health(HealthStatus.UNKNOWN, str(exc)),
-                app.is_automated,
-                None,
-                str(exc),
-            )
+            return unknown_status(application, exc)
         return AppStatus(
-            app.name,
-            entry.name,
-            namespace,
-            rendered.revision,
-            diff.status,
+            application.name,
+            plan.target.entry.name,
+            plan.target.namespace,
+            plan.revision,
+            plan.diff.status,
             health,
-            app.is_automated,
-            state.last_attempt,
+            application.is_automated,
+            plan.state.last_attempt,
         )
 
-    def history(self, name: str) -> tuple[HistoryEntry, ...]:
+    def wait(self, app: AppRef, timeout: float, *, interval: float = 2.0) -> AppStatus:
+        """Poll until ``app`` is Synced and Healthy at its target revision's head; the last status.
+
+        The app is rendered once per head commit; in between, only its live state and
+        health are read again. Errors are reported in the status and polled through, as
+        a cluster or Git server coming back is what the wait is for. The returned status
+        is not ready when ``timeout`` passed first.
+        """
+        target = self.target(app)
+        deadline = time.monotonic() + timeout
+        plan: SyncPlan | None = None
+        while True:
+            try:
+                plan = self.current(target, plan)
+                status = self.status(plan)
+            except FerryError as exc:
+                status = unknown_status(target.app, exc)
+            if status.ready or time.monotonic() >= deadline:
+                return status
+            time.sleep(interval)
+
+    def history(self, app: AppRef) -> tuple[HistoryEntry, ...]:
         """The app's sync history, oldest first."""
-        app = self.application(name)
-        _, cluster, namespace = self.destination(app)
-        return HistoryStore(cluster).read(app.name, namespace).history
+        target = self.target(app)
+        return HistoryStore(self.connect(target)).read(target.name, target.namespace).history
 
     # -- syncing ----------------------------------------------------------------------------
 
     def sync(
         self,
-        name: str,
+        app: AppRef | SyncPlan,
         *,
         revision: str | None = None,
         prune: bool | None = None,
@@ -250,10 +278,10 @@ class SyncEngine:
         wait_timeout: float | None = None,
         on_diff: Callable[[AppDiff], None] | None = None,
     ) -> SyncResult:
-        """Sync app ``name`` to ``revision`` (default ``targetRevision``).
+        """Sync ``app`` to ``revision`` (default ``targetRevision``), or apply a plan built already.
 
         Args:
-            name: Application name.
+            app: Application name, target, or a plan (then ``revision`` must be None).
             revision: Branch, tag or SHA to render.
             prune: Delete resources Git no longer renders; None means ``automated.prune``
                 for automated syncs and False otherwise.
@@ -268,136 +296,73 @@ class SyncEngine:
             ClusterUnavailable: The API server went away; re-running converges.
             ConfigError, ToolError, NotFoundError: Rendering failed.
         """
-        app = self.application(name)
-        entry, cluster, namespace = self.destination(app)
-        rendered = self.render(app, revision)
-        manifests = self.desired(app, cluster, rendered)
-        policy = app.spec.sync_policy
-        options = ApplyOptions(
-            prune=bool(prune),
-            force_conflicts=entry.force_conflicts,
-            apply_out_of_sync_only=(policy.option("ApplyOutOfSyncOnly") or "").lower() == "true",
-            create_namespace=(policy.option("CreateNamespace") or "").lower() == "true",
-            health=self.health_checks,
-        )
-        if options.create_namespace and not dry_run:
-            # Before the dry run, so that it can validate every object (a dry run into a
-            # namespace that does not exist is refused before validation).
-            _ensure_namespace(cluster, namespace_to_create(manifests, namespace), options)
-        store = HistoryStore(cluster)
-        state = store.read(app.name, namespace)
-        diff = diff_app(
-            cluster,
-            app.name,
-            rendered.revision,
-            manifests,
-            state.kinds,
-            force_conflicts=entry.force_conflicts,
-        )
-        if on_diff is not None:
-            on_diff(diff)
-        if dry_run:
-            return SyncResult(app.name, rendered.revision, True, _planned(diff, options), None, None, diff)
-        kinds = sorted({(str(m["apiVersion"]), str(m["kind"])) for m in manifests})
-        refusal = rejected(diff)
-        if refusal is not None:
-            self._record_failure(store, app, namespace, rendered.revision, refusal, kinds)
-            raise refusal
-        try:
-            outcomes = apply_resources(cluster, diff, manifests, options)
-        except FerryError as exc:
-            self._record_failure(store, app, namespace, rendered.revision, exc, kinds)
-            raise
-        who = initiator or Initiator(getpass.getuser())
-        recorded = store.record_success(
-            app.name,
-            namespace,
-            HistoryEntry(
-                0,
-                rendered.revision,
-                container_images(manifests),
-                now(),
-                who.user,
-                who.run_id,
-                rendered.source.model_dump(by_alias=True, exclude_none=True, mode="json"),
-            ),
-            app.spec.revision_history_limit,
-            kinds,
-        )
-        if wait_timeout:
-            health = wait_healthy(cluster, manifests, timeout=wait_timeout, overrides=self.health_checks)
+        if isinstance(app, SyncPlan):
+            plan = self._plan_of(app, revision)
+            options = sync_options(plan.target, bool(prune), self.health_checks)
+            creates = options.create_namespace and not dry_run
+            if creates and ensure_namespace(plan.cluster, plan.target, plan.manifests, options):
+                plan = self.refresh(plan)  # diffed into a namespace that did not exist
         else:
-            health, _ = app_health(cluster, manifests, self.health_checks)
-        logger.info(
-            "%s: synced to %s (history id %d), health %s",
-            app.name,
-            rendered.revision[:12],
-            recorded.id,
-            health.status.value,
-        )
-        return SyncResult(app.name, rendered.revision, False, tuple(outcomes), health, recorded.id, diff)
-
-    def auto_sync(
-        self, name: str, *, initiator: Initiator | None = None, wait_timeout: float | None = None
-    ) -> tuple[SyncResult | None, str]:
-        """Sync ``name`` when automated sync should (:func:`auto_sync_decision`); return (result, reason)."""
-        app = self.application(name)
-        automated = app.spec.sync_policy.automated
-        if automated is None:
-            return None, "skipping: syncPolicy.automated is not set"
-        _, cluster, namespace = self.destination(app)
-        status = self.diff(name)
-        last = HistoryStore(cluster).read(app.name, namespace).last_attempt
-        go, reason = auto_sync_decision(app, status.status, status.revision, last)
-        logger.info("%s: auto-sync: %s", app.name, reason)
-        if not go:
-            return None, reason
-        result = self.sync(
-            name,
-            revision=status.revision,
-            prune=automated.prune,
+            target = self.target(app)
+            cluster = self.connect(target)
+            rendered = self.render(target, revision)
+            manifests = tuple(self.desired(target, rendered))
+            options = sync_options(target, bool(prune), self.health_checks)
+            if options.create_namespace and not dry_run:
+                # Before the diff, so that its dry run validates every object.
+                ensure_namespace(cluster, target, manifests, options)
+            plan = self._diffed(target, cluster, rendered, manifests)
+        return execute(
+            plan,
+            options,
+            dry_run=dry_run,
             initiator=initiator,
             wait_timeout=wait_timeout,
+            on_diff=on_diff,
         )
+
+    def auto_sync(
+        self, app: AppRef, *, initiator: Initiator | None = None, wait_timeout: float | None = None
+    ) -> tuple[SyncResult | None, str]:
+        """Sync ``app`` when automated sync should (:func:`auto_sync_decision`); return (result, reason).
+
+        One render: the plan the decision is made on is the plan that is applied.
+        """
+        application = self.application(app)
+        automated = application.spec.sync_policy.automated
+        if automated is None:
+            return None, "skipping: syncPolicy.automated is not set"
+        plan = self.plan(app)
+        go, reason = auto_sync_decision(application, plan.diff.status, plan.revision, plan.state.last_attempt)
+        logger.info("%s: auto-sync: %s", application.name, reason)
+        if not go:
+            return None, reason
+        result = self.sync(plan, prune=automated.prune, initiator=initiator, wait_timeout=wait_timeout)
         return result, reason
 
     def rollback(
         self,
-        name: str,
+        app: AppRef,
         history_id: int,
         *,
         initiator: Initiator | None = None,
         prune: bool = False,
         wait_timeout: float | None = None,
     ) -> SyncResult:
-        """Sync ``name`` back to the revision of history entry ``history_id`` (``argocd app rollback``)."""
-        entries = {e.id: e for e in self.history(name)}
+        """Sync ``app`` back to the revision of history entry ``history_id`` (``argocd app rollback``)."""
+        target = self.target(app)
+        entries = {e.id: e for e in self.history(target)}
         if history_id not in entries:
-            raise ConfigError(f"no history entry {history_id} (have {sorted(entries)})", application=name)
+            raise ConfigError(
+                f"no history entry {history_id} (have {sorted(entries)})", application=target.name
+            )
         return self.sync(
-            name,
+            target,
             revision=entries[history_id].revision,
             prune=prune,
             initiator=initiator,
             wait_timeout=wait_timeout,
         )
-
-    @staticmethod
-    def _record_failure(
-        store: HistoryStore,
-        app: Application,
-        namespace: str,
-        revision: str,
-        error: BaseException,
-        kinds: Sequence[tuple[str, str]],
-    ) -> None:
-        try:
-            store.record_attempt(
-                app.name, namespace, Attempt(revision, False, now(), str(error)[:1000]), kinds
-            )
-        except FerryError as exc:
-            # The API server may be the very thing that failed; the next run records again.
-            logger.warning("%s: could not record the failed sync attempt: %s", app.name, exc)
 
 
 class _PoolContext:
@@ -409,58 +374,6 @@ class _PoolContext:
 
     def __exit__(self, *exc: object) -> None:
         self.pool.close()
-
-
-def _scope(cluster: KubeCluster, rendered: Sequence[dict[str, Any]]) -> Callable[[str, str], bool]:
-    """``namespaced(apiVersion, kind)``, answering for CRDs the app itself installs from their spec."""
-    crd_scopes = {
-        (
-            str((m.get("spec") or {}).get("group")),
-            str(((m.get("spec") or {}).get("names") or {}).get("kind")),
-        ): (m.get("spec") or {}).get("scope") == "Namespaced"
-        for m in rendered
-        if m.get("kind") == "CustomResourceDefinition"
-    }
-
-    def namespaced(api_version: str, kind: str) -> bool:
-        try:
-            return cluster.namespaced(api_version, kind)
-        except ClusterError:
-            group = api_version.rpartition("/")[0]
-            if (group, kind) in crd_scopes:
-                return crd_scopes[(group, kind)]
-            raise
-
-    return namespaced
-
-
-def _ensure_namespace(cluster: KubeCluster, name: str | None, options: ApplyOptions) -> None:
-    # Not tracked by the app, so pruning never deletes a namespace (and everything in it).
-    if name is None:
-        return
-    if cluster.get("v1", "Namespace", name, None) is None:
-        cluster.apply(
-            {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": name}},
-            force=options.force_conflicts,
-        )
-        logger.info("created namespace %s (CreateNamespace=true)", name)
-
-
-def _planned(diff: AppDiff, options: ApplyOptions) -> tuple[ResourceOutcome, ...]:
-    planned: list[ResourceOutcome] = []
-    for resource in diff.resources:
-        key: ResourceKey = resource.key
-        if resource.requires_pruning:
-            planned.append(ResourceOutcome(key, "would prune" if options.prune else "prune-skipped"))
-        elif resource.error:
-            planned.append(ResourceOutcome(key, "failed", resource.error))
-        elif resource.live is None:
-            planned.append(ResourceOutcome(key, "would create"))
-        elif resource.status is SyncStatus.OUT_OF_SYNC:
-            planned.append(ResourceOutcome(key, "would configure"))
-        else:
-            planned.append(ResourceOutcome(key, "unchanged"))
-    return tuple(planned)
 
 
 __all__ = ["AppStatus", "SyncEngine", "auto_sync_decision"]

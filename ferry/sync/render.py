@@ -9,14 +9,12 @@ the real binaries: the sandbox builds them into ``~/.cache/ferry/bin``.
 
 from __future__ import annotations
 
-import fnmatch
 import logging
 import os
 import re
 import shutil
 import subprocess
 import tempfile
-from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -25,45 +23,21 @@ import yaml
 
 from ferry import safeyaml
 from ferry.argocd.application import Application, ApplicationSource, HelmSource, KustomizeSource
+from ferry.argocd.source import SourceType, merge_overrides, override_paths, repo_path, source_type
 from ferry.errors import ConfigError, ToolError
-from ferry.sandbox.build import binary_path
-from ferry.sync.source import merge_overrides
-from ferry.update.current import SourceType, override_paths, repo_path, source_type
+from ferry.sync.manifests import directory_manifests, parse_manifests
+from ferry.tools import Tools, find_tools
 from ferry.vcs.clone import WorkingClone
 from ferry.vcs.paths import check_symlinks, resolve_directory, resolve_inside
+from ferry.vcs.pool import BranchView
 
 logger = logging.getLogger(__name__)
 
-_MANIFEST_SUFFIXES = (".yaml", ".yml", ".json")
 _TOOL_TIMEOUT = 120.0
 # Helm's own rule (chartutil.ValidateReleaseName): a DNS-1123 subdomain of at most 53
 # characters, so that "<release>-<suffix>" still fits a 63-character object name.
 _RELEASE_NAME = re.compile(r"[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*")
 MAX_RELEASE_NAME = 53
-
-
-@dataclass(frozen=True, slots=True)
-class Tools:
-    """Paths of the ``helm`` and ``kustomize`` binaries."""
-
-    helm: Path
-    kustomize: Path
-
-
-def find_tools() -> Tools:
-    """``$FERRY_HELM``/``$FERRY_KUSTOMIZE``, else the sandbox's built binaries, else ``PATH``."""
-
-    def locate(name: str) -> Path:
-        configured = os.environ.get(f"FERRY_{name.upper()}")
-        if configured:
-            return Path(configured)
-        built = binary_path(name)
-        if built.is_file():
-            return built
-        found = shutil.which(name)
-        return Path(found) if found else built
-
-    return Tools(helm=locate("helm"), kustomize=locate("kustomize"))
 
 
 @dataclass(frozen=True, slots=True)
@@ -81,15 +55,6 @@ class Rendered:
     source: ApplicationSource
     source_type: SourceType
     manifests: tuple[dict[str, Any], ...]
-
-
-@dataclass(frozen=True, slots=True)
-class _RevisionView:
-    clone: WorkingClone
-    revision: str
-
-    def read(self, path: str) -> bytes | None:
-        return self.clone.read(path, revision=self.revision)
 
 
 def resolve_revision(clone: WorkingClone, revision: str) -> str:
@@ -111,7 +76,7 @@ def render_application(
     """
     tools = tools or find_tools()
     sha = resolve_revision(clone, revision or app.source.target_revision)
-    view = _RevisionView(clone, sha)
+    view = BranchView(clone, sha)
     kind = source_type(app, view)
     app_override, shared_override = override_paths(app)
     source = merge_overrides(
@@ -148,33 +113,8 @@ def render_application(
             text = _kustomize_build(source.kustomize, directory, tools.kustomize)
             origin = "kustomize build"
         else:
-            return Rendered(sha, source, kind, tuple(_directory_manifests(app, source, directory)))
+            return Rendered(sha, source, kind, tuple(directory_manifests(app, source, directory)))
     return Rendered(sha, source, kind, tuple(parse_manifests(text, origin=f"{app.name}: {origin}")))
-
-
-def parse_manifests(text: str, *, origin: str) -> list[dict[str, Any]]:
-    """Split a multi-document YAML stream into objects; ``kind: *List`` documents are flattened.
-
-    >>> [m["kind"] for m in parse_manifests("kind: A\\napiVersion: v1\\n---\\n# empty\\n", origin="t")]
-    ['A']
-    """
-    try:
-        documents = safeyaml.load_all(text, source=origin)
-    except yaml.YAMLError as exc:
-        raise ConfigError(f"rendered output is not YAML: {exc}", source=origin) from exc
-    objects: list[dict[str, Any]] = []
-    for document in documents:
-        if document is None:
-            continue
-        if not isinstance(document, dict):
-            raise ConfigError("a rendered document is not a mapping", source=origin)
-        if str(document.get("kind", "")).endswith("List") and isinstance(document.get("items"), list):
-            objects.extend(item for item in document["items"] if isinstance(item, dict))
-            continue
-        if not document.get("apiVersion") or not document.get("kind"):
-            raise ConfigError("a rendered object has no apiVersion or kind", source=origin)
-        objects.append(document)
-    return objects
 
 
 def check_release_name(name: str, *, application: str) -> None:
@@ -332,64 +272,6 @@ def _kustomize_build(options: KustomizeSource | None, directory: Path, binary: P
     for edit in kustomize_edits(options or KustomizeSource()):
         _run([str(binary), *edit], cwd=directory)
     return _run([str(binary), "build", "."], cwd=directory)
-
-
-def expand_braces(pattern: str) -> list[str]:
-    """Expand ``{a,b}`` alternatives the way Argo CD's include/exclude globs allow.
-
-    >>> expand_braces("{app.yaml,svc/*.yml}")
-    ['app.yaml', 'svc/*.yml']
-    """
-    match = re.search(r"\{([^{}]*)\}", pattern)
-    if not match:
-        return [pattern]
-    head, tail = pattern[: match.start()], pattern[match.end() :]
-    return [
-        expanded for option in match.group(1).split(",") for expanded in expand_braces(head + option + tail)
-    ]
-
-
-def _glob_matches(patterns: str | None, relative: str) -> bool:
-    if not patterns:
-        return False
-    name = relative.rsplit("/", 1)[-1]
-    return any(
-        fnmatch.fnmatchcase(relative, p) or fnmatch.fnmatchcase(name, p) for p in expand_braces(patterns)
-    )
-
-
-def directory_files(
-    directory: Path, *, recurse: bool, include: str | None, exclude: str | None
-) -> Iterator[Path]:
-    """Manifest files of a plain-directory source, sorted; dotfiles (the override files) are skipped."""
-    candidates = directory.rglob("*") if recurse else directory.glob("*")
-    for path in sorted(candidates):
-        relative = path.relative_to(directory).as_posix()
-        if any(part.startswith(".") for part in relative.split("/")):
-            continue
-        if not path.is_file() or path.suffix not in _MANIFEST_SUFFIXES:
-            continue
-        if include and not _glob_matches(include, relative):
-            continue
-        if _glob_matches(exclude, relative):
-            continue
-        yield path
-
-
-def _directory_manifests(
-    app: Application, source: ApplicationSource, directory: Path
-) -> list[dict[str, Any]]:
-    options = source.directory
-    objects: list[dict[str, Any]] = []
-    for path in directory_files(
-        directory,
-        recurse=bool(options and options.recurse),
-        include=options.include if options else None,
-        exclude=options.exclude if options else None,
-    ):
-        text = path.read_text(encoding="utf-8")
-        objects.extend(parse_manifests(text, origin=f"{app.name}: {path.relative_to(directory)}"))
-    return objects
 
 
 def _run(command: list[str], *, cwd: Path, env: dict[str, str] | None = None, what: str | None = None) -> str:

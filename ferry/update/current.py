@@ -15,13 +15,13 @@ from __future__ import annotations
 
 import posixpath
 from dataclasses import dataclass
-from enum import Enum
-from typing import Any, Protocol
+from typing import Any
 
 from ferry import safeyaml
 from ferry.argocd.annotations import PREFIX, ImageSettings, TargetKind, UpdaterSettings
 from ferry.argocd.application import Application
-from ferry.errors import ConfigError, UnsafePathError
+from ferry.argocd.source import KUSTOMIZATION_FILES, RepoView, SourceType, override_paths, repo_path
+from ferry.errors import ConfigError
 from ferry.image.reference import ImageReference
 from ferry.writeback import argocd_source, helmvalues, kustomization
 from ferry.writeback._identifier import parse_identifier
@@ -29,19 +29,6 @@ from ferry.writeback._identifier import parse_identifier
 # Image Updater's defaults when an alias names no Helm value paths.
 DEFAULT_HELM_IMAGE_NAME = "image.name"
 DEFAULT_HELM_IMAGE_TAG = "image.tag"
-KUSTOMIZATION_FILES = ("kustomization.yaml", "kustomization.yml", "Kustomization")
-
-
-class RepoView(Protocol):
-    """A read-only snapshot of the deploy repo at one revision."""
-
-    def read(self, path: str) -> bytes | None: ...
-
-
-class SourceType(Enum):
-    HELM = "helm"
-    KUSTOMIZE = "kustomize"
-    DIRECTORY = "directory"
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,38 +45,6 @@ class CurrentImage:
     @property
     def digest(self) -> str | None:
         return self.tag.split("@", 1)[1] if self.tag and "@" in self.tag else None
-
-
-def repo_path(*parts: str) -> str:
-    """Join repo-relative paths, refusing anything that leaves the repo."""
-    joined = posixpath.normpath(posixpath.join(*[p.lstrip("/") if i else p for i, p in enumerate(parts)]))
-    if joined.startswith("../") or joined == ".." or joined.startswith("/"):
-        raise UnsafePathError(f"path {'/'.join(parts)!r} leaves the repository")
-    return "" if joined == "." else joined
-
-
-def source_type(app: Application, view: RepoView) -> SourceType:
-    """Helm, Kustomize or a plain directory: explicit spec first, then the files, as Argo CD detects it."""
-    source = app.source
-    if source.helm is not None or source.chart:
-        return SourceType.HELM
-    if source.kustomize is not None:
-        return SourceType.KUSTOMIZE
-    base = repo_path(source.path)
-    if view.read(repo_path(base, "Chart.yaml")) is not None:
-        return SourceType.HELM
-    if any(view.read(repo_path(base, f)) is not None for f in KUSTOMIZATION_FILES):
-        return SourceType.KUSTOMIZE
-    return SourceType.DIRECTORY
-
-
-def override_paths(app: Application) -> tuple[str, str]:
-    """The app-specific and the shared ``.argocd-source`` files of the app's source path."""
-    base = repo_path(app.source.path)
-    return (
-        argocd_source.default_target_path(app.name, base),
-        repo_path(base, ".argocd-source.yaml"),
-    )
 
 
 def kustomization_file(view: RepoView, directory: str) -> str | None:

@@ -22,19 +22,20 @@ from ferry.argocd.annotations import (
     parse_updater_settings,
 )
 from ferry.argocd.application import Application, load_applications
+from ferry.argocd.source import SourceType, source_type
 from ferry.config import FerryConfig
 from ferry.credentials import CredentialResolver
 from ferry.errors import ConfigError, FerryError
 from ferry.image.reference import ImageReference
 from ferry.registry.cache import MetadataCache
-from ferry.sync.render import Tools
-from ferry.update.current import CurrentImage, SourceType, current_image, source_type, write_target_path
+from ferry.tools import Tools
+from ferry.update.current import CurrentImage, current_image, write_target_path
 from ferry.update.detect import detect_image
 from ferry.update.edits import build_edit
 from ferry.update.effect import check_effect, rendered_images
 from ferry.update.message import ImageChange, render_branch_name, render_template
 from ferry.update.registries import RegistryPool
-from ferry.update.repos import RepoPool
+from ferry.vcs.pool import RepoPool
 from ferry.vcs.writeback import CommitAuthor, FileEdit, PlannedCommit, write_back
 
 log = logging.getLogger("ferry.updater")

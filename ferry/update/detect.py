@@ -5,10 +5,11 @@ from __future__ import annotations
 import logging
 
 from ferry.argocd.annotations import ImageSettings
+from ferry.argocd.source import SourceType
 from ferry.errors import ConfigError
 from ferry.image.strategy import UpdateStrategy, needs_update, select_newest
 from ferry.image.tags import ImageTag
-from ferry.update.current import CurrentImage, SourceType, helm_paths
+from ferry.update.current import CurrentImage, helm_paths
 from ferry.update.message import ImageChange
 from ferry.update.registries import RegistryPool
 

@@ -12,7 +12,7 @@ from collections.abc import Sequence
 
 from ferry.argocd.annotations import ImageSettings, TargetKind
 from ferry.argocd.application import Application
-from ferry.update.current import SourceType
+from ferry.argocd.source import SourceType
 from ferry.update.message import ImageChange
 from ferry.vcs.writeback import FileEdit
 from ferry.writeback import argocd_source, helmvalues, kustomization

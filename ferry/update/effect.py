@@ -20,7 +20,8 @@ from typing import Any
 from ferry.argocd.application import Application
 from ferry.errors import ConfigError, FerryError
 from ferry.image.reference import ImageReference
-from ferry.sync.render import Tools, render_application
+from ferry.sync.render import render_application
+from ferry.tools import Tools
 from ferry.update.message import ImageChange
 from ferry.vcs.clone import WorkingClone
 from ferry.vcs.writeback import FileEdit

@@ -22,13 +22,14 @@ from hypothesis import strategies as st
 
 from ferry.argocd.annotations import PREFIX, parse_updater_settings
 from ferry.argocd.application import Application, parse_application
+from ferry.argocd.source import SourceType
 from ferry.config import load_config, parse_config
 from ferry.errors import ConfigError, FerryError
-from ferry.update.current import SourceType, write_target_path
+from ferry.update.current import write_target_path
 from ferry.update.edits import build_edit
 from ferry.update.message import ImageChange
-from ferry.update.repos import BranchView
 from ferry.vcs import CommitAuthor, PlannedCommit, RepoCache, WorkingClone, write_back
+from ferry.vcs.pool import BranchView
 from tests.fixtures.git import IDENTITY, BareRepoFactory
 
 FUZZ = settings(

@@ -13,9 +13,9 @@ from pathlib import Path
 import pytest
 
 from ferry.argocd.application import ApplicationSource, load_applications
+from ferry.argocd.source import merge_overrides
 from ferry.config import load_config
 from ferry.errors import ConfigError
-from ferry.sync.source import merge_overrides
 from ferry.writeback import argocd_source, helmvalues, kustomization
 from tests.argocd.test_application import GOOD
 

@@ -241,7 +241,7 @@ def test_seed_deploy_repo_end_to_end(
         #    echo-web-server unchanged, as Argo CD renders it.
         result = engine.sync("app-helm-dev", wait_timeout=90)
         assert result.health.status is HealthStatus.HEALTHY, result.health
-        _, dev, namespace = engine.destination(engine.application("app-helm-dev"))
+        dev, namespace = engine.connect("app-helm-dev"), engine.target("app-helm-dev").namespace
         images = {
             name: dev.get("apps/v1", "Deployment", f"app-helm-dev-{name}", namespace)["spec"]["template"][
                 "spec"
@@ -265,7 +265,10 @@ def test_seed_deploy_repo_end_to_end(
         # 5. Production has no ExternalSecret CRD: the sync fails, naming it, and applies nothing.
         with pytest.raises(FerryError, match="ExternalSecret"):
             engine.sync("app-helm-production", wait_timeout=0)
-        _, production, prod_ns = engine.destination(engine.application("app-helm-production"))
+        production, prod_ns = (
+            engine.connect("app-helm-production"),
+            engine.target("app-helm-production").namespace,
+        )
         assert production.get("apps/v1", "Deployment", "app-helm-production-echo-server", prod_ns) is None
 
     shown = subprocess.run(

@@ -33,7 +33,7 @@ def _engine(system: System) -> SyncEngine:
 
 def _live(system: System, env: str, name: str = "echo-server") -> dict[str, Any] | None:
     with _engine(system) as engine:
-        _, cluster, namespace = engine.destination(engine.application(APPS[env]))
+        cluster, namespace = engine.connect(APPS[env]), engine.target(APPS[env]).namespace
         return cluster.get("apps/v1", "Deployment", name, namespace)
 
 

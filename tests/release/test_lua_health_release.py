@@ -42,8 +42,8 @@ def widget_health(world: ReleaseWorld) -> Health | None:
     """The Widget's own verdict, as the sync engine computes it with the users' checks."""
     with world.engine() as engine:
         app = engine.application(world.app("dev"))
-        _, cluster, _ = engine.destination(app)
-        manifests = engine.desired(app, cluster, engine.render(app))
+        cluster = engine.connect(app)
+        manifests = engine.desired(app, engine.render(app))
         _, per_resource = app_health(cluster, manifests, engine.health_checks)
     return next(health for key, health in per_resource.items() if key.kind == "Widget")
 

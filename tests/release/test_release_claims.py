@@ -111,7 +111,7 @@ def test_auto_rollback_rolls_back_and_holds_an_environment_whose_canary_was_reje
     running, run = _release_past_the_staging_gate(world)
 
     with world.engine() as engine:
-        _, cluster, ns = engine.destination(engine.application(world.app("staging")))
+        cluster, ns = engine.connect(world.app("staging")), engine.target(world.app("staging")).namespace
         kruise_pauses_at_step_1(cluster, "echo-server", ns)  # the test is the Kruise controller
         assert world.image_of("staging") == new
         paused_run(world.app("dev"), "canary-staging-*-step-1")

@@ -66,7 +66,7 @@ def test_promote_flow_drives_a_kruise_rollout_with_a_gate_per_step(
     answer(run, True, "bob")
 
     with world.engine() as engine:
-        _, cluster, ns = engine.destination(engine.application(app))
+        cluster, ns = engine.connect(app), engine.target(app).namespace
         kruise_pauses_at_step_1(cluster, "echo-server", ns)  # the test is the Kruise controller
         paused_run(app, "canary-staging-*-step-1")
         answer(run, True, "bob")

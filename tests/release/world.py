@@ -78,13 +78,13 @@ class ReleaseWorld:
 
     def image_of(self, env: str, name: str = "echo-server") -> str | None:
         with self.engine() as engine:
-            _, cluster, ns = engine.destination(engine.application(self.app(env)))
+            cluster, ns = engine.connect(self.app(env)), engine.target(self.app(env)).namespace
             live = cluster.get("apps/v1", "Deployment", name, ns)
         return None if live is None else str(live["spec"]["template"]["spec"]["containers"][0]["image"])
 
     def deployment(self, env: str, name: str) -> dict[str, Any] | None:
         with self.engine() as engine:
-            _, cluster, ns = engine.destination(engine.application(self.app(env)))
+            cluster, ns = engine.connect(self.app(env)), engine.target(self.app(env)).namespace
             return cluster.get("apps/v1", "Deployment", name, ns)
 
 

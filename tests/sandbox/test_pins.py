@@ -18,6 +18,7 @@ from ferry.sandbox.versions import (
     TOOLS,
     TOOLS_BY_NAME,
 )
+from ferry.tools import find_tools
 
 GO_MOD = (KUBE_TOOLS_MODULE / "go.mod").read_text()
 
@@ -98,3 +99,15 @@ def test_argo_tools_module_requires_the_pinned_controller() -> None:
     assert TOOLS_BY_NAME["rollouts-controller"].module_dir == ARGO_TOOLS_MODULE
     expected = Path(f"/b/rollouts-controller-{ARGO_ROLLOUTS_VERSION}")
     assert binary_path("rollouts-controller", Path("/b")) == expected
+
+
+@pytest.mark.parametrize("name", ["helm", "kustomize"])
+def test_the_renderers_find_the_binary_the_sandbox_builds(
+    name: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The sync engine reads the pins from ferry.tools, not from the sandbox: both must name one file.
+    monkeypatch.setenv("FERRY_BIN_DIR", str(tmp_path))
+    monkeypatch.delenv(f"FERRY_{name.upper()}", raising=False)
+    built = binary_path(name)
+    built.write_text("#!/bin/sh\n")
+    assert getattr(find_tools(), name) == built == tmp_path / f"{name}-{TOOLS_BY_NAME[name].version}"

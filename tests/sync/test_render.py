@@ -9,7 +9,9 @@ import pytest
 from ferry.argocd.application import parse_application
 from ferry.config import parse_config
 from ferry.errors import ConfigError, ToolError
-from ferry.sync.render import Tools, directory_files, render_application
+from ferry.sync.manifests import directory_files
+from ferry.sync.render import render_application
+from ferry.tools import Tools
 from ferry.vcs import RepoCache
 from tests.fixtures.git import BareRepoFactory
 

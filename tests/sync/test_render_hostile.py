@@ -17,7 +17,8 @@ import pytest
 
 from ferry.argocd.application import Application, parse_application
 from ferry.errors import ConfigError, ToolError, UnsafePathError
-from ferry.sync.render import Rendered, Tools, render_application
+from ferry.sync.render import Rendered, render_application
+from ferry.tools import Tools
 from ferry.vcs import RepoCache
 from tests.fixtures.git import IDENTITY, BareRepo, BareRepoFactory
 

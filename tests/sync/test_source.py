@@ -7,8 +7,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from ferry.argocd.application import ApplicationSource
+from ferry.argocd.source import merge_overrides, merge_patch
 from ferry.errors import ConfigError
-from ferry.sync.source import merge_overrides, merge_patch
 
 BASE = ApplicationSource.model_validate(
     {

@@ -317,7 +317,7 @@ def test_kruise_rollout_status_patch_and_health_on_the_real_crd(
     )
     with world.engine() as engine:
         engine.sync(name)
-        _, cluster, _ = engine.destination(engine.application(name))
+        cluster = engine.connect(name)
         live = cluster.get("rollouts.kruise.io/v1beta1", "Rollout", "web", namespace)
         assert live is not None
         status = {

@@ -1,4 +1,11 @@
-"""The Application source as Argo CD's repo-server renders it: the spec plus the override files.
+"""The Application source as Argo CD's repo-server sees it: its type, and the spec plus the override files.
+
+Both the image updater and the sync engine read sources this way, so it lives
+with the Application model rather than in either of them.
+
+The type is detected as Argo CD does: an explicit ``helm``/``chart`` or
+``kustomize`` in the spec first, then ``Chart.yaml`` or a kustomization file in
+the source path, else a plain directory.
 
 Argo CD's repo-server (``mergeSourceParameters``) marshals ``spec.source`` to
 JSON, applies ``.argocd-source.yaml`` and then ``.argocd-source-<app>.yaml``
@@ -17,14 +24,19 @@ an override: the repo-server restores them afterwards, and so does Ferry.
 
 from __future__ import annotations
 
-from typing import Any
+import posixpath
+from enum import Enum
+from typing import Any, Protocol
 
 import yaml
 from pydantic import ValidationError
 
 from ferry import safeyaml
-from ferry.argocd.application import ApplicationSource
-from ferry.errors import ConfigError
+from ferry.argocd.application import Application, ApplicationSource
+from ferry.errors import ConfigError, UnsafePathError
+from ferry.writeback import argocd_source
+
+KUSTOMIZATION_FILES = ("kustomization.yaml", "kustomization.yml", "Kustomization")
 
 #: The JSON names of ApplicationSource's struct fields, per nested struct. Keys of
 #: user data (``valuesObject``, ``commonLabels``) are maps in Go and keep their case.
@@ -37,6 +49,50 @@ _STRUCT_FIELDS: dict[str, tuple[str, ...]] = {
 }
 _NESTED = {"helm", "kustomize", "directory"}
 _PINNED = ("repoURL", "path", "targetRevision", "chart")
+
+
+class RepoView(Protocol):
+    """A read-only snapshot of the deploy repo at one revision."""
+
+    def read(self, path: str) -> bytes | None: ...
+
+
+class SourceType(Enum):
+    HELM = "helm"
+    KUSTOMIZE = "kustomize"
+    DIRECTORY = "directory"
+
+
+def repo_path(*parts: str) -> str:
+    """Join repo-relative paths, refusing anything that leaves the repo."""
+    joined = posixpath.normpath(posixpath.join(*[p.lstrip("/") if i else p for i, p in enumerate(parts)]))
+    if joined.startswith("../") or joined == ".." or joined.startswith("/"):
+        raise UnsafePathError(f"path {'/'.join(parts)!r} leaves the repository")
+    return "" if joined == "." else joined
+
+
+def source_type(app: Application, view: RepoView) -> SourceType:
+    """Helm, Kustomize or a plain directory: explicit spec first, then the files, as Argo CD detects it."""
+    source = app.source
+    if source.helm is not None or source.chart:
+        return SourceType.HELM
+    if source.kustomize is not None:
+        return SourceType.KUSTOMIZE
+    base = repo_path(source.path)
+    if view.read(repo_path(base, "Chart.yaml")) is not None:
+        return SourceType.HELM
+    if any(view.read(repo_path(base, f)) is not None for f in KUSTOMIZATION_FILES):
+        return SourceType.KUSTOMIZE
+    return SourceType.DIRECTORY
+
+
+def override_paths(app: Application) -> tuple[str, str]:
+    """The app-specific and the shared ``.argocd-source`` files of the app's source path."""
+    base = repo_path(app.source.path)
+    return (
+        argocd_source.default_target_path(app.name, base),
+        repo_path(base, ".argocd-source.yaml"),
+    )
 
 
 def merge_patch(target: Any, patch: Any) -> Any:

@@ -1,4 +1,8 @@
-"""One working clone per deploy repository for a cycle, and read-only views of its branches."""
+"""One working clone per deploy repository for a unit of work (a cycle, a render), and read-only views.
+
+The image updater, the sync engine and the release rollbacks all read deploy repos this way;
+the pool sits with the clones so that none of them imports another to get it.
+"""
 
 from __future__ import annotations
 
@@ -21,7 +25,7 @@ _COMMIT = re.compile(r"[0-9a-f]{40}")
 
 @dataclass(frozen=True, slots=True)
 class BranchView:
-    """The deploy repo as the remote branch has it after this cycle's fetch."""
+    """The deploy repo at one revision: a remote branch as this cycle fetched it, or a commit."""
 
     clone: WorkingClone
     revision: str
