@@ -8,21 +8,18 @@ registry yet, check out the commit, build it, push it and emit
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
 from prefect import flow, get_run_logger
 from prefect.artifacts import create_markdown_artifact, create_table_artifact
 from prefect.states import Completed, Failed, State
 
-from blocks.loader import load_block_secret
+from blocks.ports import PORTS
 from ferry.ci.builder import BuiltImage
 from ferry.ci.cycle import BuildOutcome, BuildStatus, CiBuilder
 from ferry.ci.detect import BuildCandidate
 from ferry.ci.rules import BuildRule
 from ferry.config import load_config
-from ferry.credentials import CredentialResolver
-from flows.events import emit_image_pushed
 from flows.logging import forward_ferry_logs
 from flows.runs import config_path, rename_run
 from tasks.ci_build import build_image, check_out, detect_refs, emit_pushed, push_image
@@ -50,7 +47,7 @@ def _pushed(ci: CiBuilder, rule: BuildRule, candidate: BuildCandidate, built: Bu
     """Push and announce one built image."""
     try:
         pushed = push_image(ci, rule, candidate, built)
-        emit_pushed(ci, rule, pushed, emit_image_pushed)
+        emit_pushed(ci, rule, pushed, PORTS.emit)
     except Exception as exc:  # noqa: BLE001 - as above
         return _failed(rule, candidate, exc)
     _log_artifact(rule, candidate, f"Pushed {pushed.digest or '(digest unknown)'}", pushed.log_tail)
@@ -94,7 +91,7 @@ def ci_build(config: str = "ferry.yaml", rules: list[str] | None = None) -> Stat
     forward_ferry_logs()
     logger = get_run_logger()
     cfg = load_config(config_path(config))
-    resolver = CredentialResolver(base_dir=Path(cfg.base_dir), block_loader=load_block_secret)
+    resolver = PORTS.credentials(cfg)
     outcomes: list[BuildOutcome] = []
     ignored = 0
     to_build: list[tuple[BuildRule, BuildCandidate]] = []

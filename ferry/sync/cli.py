@@ -21,6 +21,7 @@ from rich.table import Table
 
 from ferry.config import load_config
 from ferry.errors import ConfigError, FerryError
+from ferry.ports import NO_PORTS
 from ferry.sync.engine import SyncEngine
 from ferry.sync.model import Initiator
 
@@ -37,7 +38,7 @@ def _engine(config: Path, verbose: bool = False) -> SyncEngine:
     )
     for noisy in ("httpx", "kubernetes", "urllib3"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
-    return SyncEngine(load_config(config))
+    return NO_PORTS.engine(load_config(config))
 
 
 def _fail(exc: FerryError, code: int) -> typer.Exit:
