@@ -22,7 +22,7 @@ from rich.table import Table
 
 from ferry.config import load_config
 from ferry.errors import ConfigError
-from ferry.release.holds import HoldAwareUpdater
+from ferry.ports import NO_PORTS
 from ferry.update.cycle import CycleReport, UpdateStatus
 
 app = typer.Typer(
@@ -95,8 +95,7 @@ def update(
     _setup_logging(verbose)
     try:
         cfg = load_config(config)
-        with HoldAwareUpdater(cfg, refresh=refresh) as updater:
-            report = updater.run_cycle(app_names or None, dry_run=dry_run)
+        report = NO_PORTS.update_cycle(cfg, app_names or None, dry_run=dry_run, refresh=refresh)
     except ConfigError as exc:
         raise _fail_config(exc) from exc
     if output is Output.json:

@@ -10,20 +10,17 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from functools import partial
-from pathlib import Path
 from typing import Any
 
 from prefect import flow
 from prefect.artifacts import create_markdown_artifact, create_table_artifact
 from prefect.states import Completed, Failed, State
 
-from blocks.loader import load_block_secret
+from blocks.ports import PORTS
 from ferry.ci.cycle import BuildStatus, CiBuilder, CiSteps, run_cycle
 from ferry.ci.detect import BuildCandidate
 from ferry.config import load_config
-from ferry.credentials import CredentialResolver
 from ferry.schema.builds import BuildRule
-from flows.events import emit_image_pushed
 from flows.logging import forward_ferry_logs
 from flows.runs import config_path, rename_run
 from tasks.ci_build import build_image, check_out, detect_refs, emit_pushed, push_image
@@ -68,14 +65,14 @@ def ci_build(config: str = "ferry.yaml", rules: list[str] | None = None) -> Stat
     """
     forward_ferry_logs()
     cfg = load_config(config_path(config))
-    resolver = CredentialResolver(base_dir=Path(cfg.base_dir), block_loader=load_block_secret)
+    resolver = PORTS.credentials(cfg)
     with CiBuilder(cfg, resolver=resolver) as ci:
         steps = CiSteps(
             detect=partial(detect_refs, ci),
             checkout=partial(check_out, ci),
             build=partial(build_image, ci),
             push=partial(push_image, ci),
-            announce=partial(emit_pushed, ci, emitter=emit_image_pushed),
+            announce=partial(emit_pushed, ci, emitter=PORTS.emit),
             planned=lambda queue: rename_run(build_run_name(queue)),
             logged=_log_artifact,
             failures=(Exception,),  # the tasks have retried what was transient; the rest is this ref's

@@ -25,7 +25,6 @@ import argparse
 import asyncio
 import logging
 import threading
-from pathlib import Path
 from typing import Any
 
 from prefect import task
@@ -33,11 +32,10 @@ from prefect.cache_policies import NO_CACHE
 from prefect.events.clients import get_events_subscriber
 from prefect.events.filters import EventFilter, EventNameFilter
 
-from blocks.loader import load_block_secret
+from blocks.ports import PORTS
 from ferry.ci.events import IMAGE_PUSHED_EVENT
 from ferry.config import load_config
-from ferry.credentials import CredentialResolver
-from ferry.release.holds import HoldAwareUpdater, auto_sync_unless_held
+from ferry.release.holds import auto_sync_unless_held
 from ferry.update.cycle import UpdateStatus
 from flows.image_update import emit_image_updated, resource_labels
 from flows.logging import forward_ferry_logs
@@ -51,9 +49,7 @@ logger = logging.getLogger("ferry.hot_path")
 def hot_image_update(config: str) -> list[str]:
     """One image updater cycle; announce each write-back; return the apps it changed."""
     cfg = load_config(config_path(config))
-    resolver = CredentialResolver(base_dir=Path(cfg.base_dir), block_loader=load_block_secret)
-    with HoldAwareUpdater(cfg, resolver=resolver) as updater:
-        report = updater.run_cycle()
+    report = PORTS.update_cycle(cfg)
     updated = [o for o in report.outcomes if o.status is UpdateStatus.UPDATED]
     labels = resource_labels(cfg) if updated else {}
     for outcome in updated:

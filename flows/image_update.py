@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
 from prefect import flow, get_run_logger
@@ -12,18 +11,14 @@ from prefect.events import emit_event
 from prefect.events.worker import EventsWorker
 from prefect.states import Completed, Failed, State
 
-from blocks.loader import load_block_secret
+from blocks.ports import PORTS
 from ferry.argocd.application import load_applications
 from ferry.config import FerryConfig, load_config
-from ferry.credentials import CredentialResolver
 from ferry.errors import FerryError
-from ferry.release.holds import HoldAwareUpdater
 from ferry.release.pipeline import environment_of
-from ferry.sync.clusters import ClusterResolver
 from ferry.update.cycle import AppOutcome, CycleReport, UpdateStatus
 from flows.logging import forward_ferry_logs
 from flows.runs import config_path, rename_run
-from flows.sync import load_cluster_block
 from tasks.image_update import detect_updates, write_back
 
 IMAGE_UPDATED_EVENT = "ferry.image.updated"
@@ -42,7 +37,7 @@ def application_resource(app: str, labels: dict[str, str] | None = None) -> dict
 def resource_labels(cfg: FerryConfig) -> dict[str, dict[str, str]]:
     """The event labels of every Application of ``cfg`` (an app whose cluster is unknown gets none for it)."""
     apps, _ = load_applications(cfg.applications_dir)
-    clusters = ClusterResolver(cfg, block_loader=load_cluster_block)
+    clusters = PORTS.clusters(cfg)
     labels: dict[str, dict[str, str]] = {}
     for app in apps:
         found: dict[str, str] = {"ferry.automated": str(app.is_automated).lower()}
@@ -134,7 +129,6 @@ def image_update(
     """
     forward_ferry_logs()
     cfg = load_config(config_path(config))
-    resolver = CredentialResolver(base_dir=Path(cfg.base_dir), block_loader=load_block_secret)
     run = FlowRunContext.get()
     run_id = str(run.flow_run.id) if run is not None and run.flow_run is not None else None
     labels: dict[str, dict[str, str]] = {}
@@ -145,11 +139,11 @@ def image_update(
             labels.update(resource_labels(cfg))
         return announce_pushed(outcomes, labels, run_id)
 
-    with HoldAwareUpdater(cfg, resolver=resolver) as updater:
+    with PORTS.updater(cfg) as updater, PORTS.held_tags(cfg) as holds:
         report = updater.run_cycle(
             apps or None,
             dry_run=dry_run,
-            plan_step=lambda app: detect_updates(updater, app),
+            plan_step=lambda app: detect_updates(updater, app, holds),
             write_step=lambda group: announce(write_back(updater, group, dry_run)),
         )
     create_table_artifact(

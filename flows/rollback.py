@@ -8,12 +8,10 @@ from prefect import flow, get_run_logger
 from prefect.artifacts import create_markdown_artifact
 from prefect.states import Completed, Failed, State  # type: ignore[attr-defined]
 
-from ferry.config import load_config
+from blocks.ports import PORTS
 from ferry.errors import FerryError
-from ferry.sync.engine import SyncEngine
 from flows.logging import forward_ferry_logs
-from flows.runs import config_path
-from flows.sync import initiator
+from flows.sync import initiator, open_engine
 from tasks.release import git_revert_task, quick_rollback_task
 
 
@@ -38,9 +36,9 @@ def rollback(
     logger = get_run_logger()
     who = initiator()
     try:
-        with SyncEngine(load_config(config_path(config))) as engine:
+        with open_engine(config) as engine:
             if git_revert:
-                result = git_revert_task(engine, app, history_id, who)
+                result = git_revert_task(engine, app, history_id, who, PORTS.credentials(engine.config))
             else:
                 result = quick_rollback_task(engine, app, history_id, who, wait_timeout or None)
     except FerryError as exc:

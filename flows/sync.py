@@ -4,20 +4,16 @@ from __future__ import annotations
 
 import getpass
 import re
-from pathlib import Path
 from typing import Any
 
 from prefect import flow, get_run_logger
 from prefect.artifacts import create_markdown_artifact
 from prefect.context import get_run_context
 from prefect.states import Completed, Failed, State
-from prefect_kubernetes.credentials import KubernetesClusterConfig
 
-from blocks.loader import load_block_secret
+from blocks.ports import PORTS
 from ferry.config import load_config
-from ferry.credentials import CredentialResolver
 from ferry.errors import FerryError
-from ferry.sync.clusters import ClusterResolver
 from ferry.sync.engine import SyncEngine
 from ferry.sync.model import AppDiff, Initiator, SyncResult
 from flows.logging import forward_ferry_logs
@@ -28,23 +24,9 @@ from tasks.sync import auto_sync_app, sync_app
 _ARTIFACT_DIFF_LIMIT = 60_000
 
 
-def load_cluster_block(name: str) -> tuple[dict[str, Any], str | None]:
-    """Load a prefect-kubernetes ``KubernetesClusterConfig`` block: (kubeconfig mapping, context).
-
-    Raises:
-        ValueError: No such block (``ferry.sync.clusters`` turns it into a ConfigError naming the cluster).
-    """
-    block = KubernetesClusterConfig.load(name)
-    return dict(block.config), block.context_name
-
-
 def open_engine(config: str) -> SyncEngine:
-    """A sync engine whose credentials and clusters may come from Prefect blocks."""
-    cfg = load_config(config_path(config))
-    credentials = CredentialResolver(base_dir=Path(cfg.base_dir), block_loader=load_block_secret)
-    return SyncEngine(
-        cfg, credentials=credentials, clusters=ClusterResolver(cfg, block_loader=load_cluster_block)
-    )
+    """A sync engine wired through :data:`blocks.ports.PORTS` (credentials and clusters may be blocks)."""
+    return PORTS.engine(load_config(config_path(config)))
 
 
 def initiator() -> Initiator:

@@ -6,6 +6,7 @@ from prefect import task
 from prefect.cache_policies import NO_CACHE
 
 from ferry.argocd.application import Application
+from ferry.release.hold_store import HeldTags
 from ferry.update.cycle import AppOutcome, AppPlan, Updater, WriteGroup
 from tasks.retry import RETRYING
 
@@ -16,9 +17,12 @@ from tasks.retry import RETRYING
     cache_policy=NO_CACHE,
     task_run_name="detect {app.metadata.name}",
 )
-def detect_updates(updater: Updater, app: Application) -> AppPlan | None:
-    """Ask the registry and the deploy repo what ``app`` needs; None when it has no image-list."""
-    return updater.plan(app)
+def detect_updates(updater: Updater, app: Application, holds: HeldTags) -> AppPlan | None:
+    """Ask the registry and the deploy repo what ``app`` needs, held tags left out; None without image-list.
+
+    The hold is read inside the task, so a cluster that does not answer is retried like a registry.
+    """
+    return updater.plan(app, holds.for_app(app))
 
 
 @task(

@@ -14,6 +14,7 @@ from prefect.cache_policies import NO_CACHE
 from prefect.context import TaskRunContext
 
 from blocks.results import private_results
+from ferry.credentials import CredentialResolver
 from ferry.release import pipeline, validation
 from ferry.release.canary import CanaryProvider
 from ferry.release.gates import CanaryStep, CheckResult, WriteBack
@@ -136,7 +137,11 @@ def quick_rollback_task(
 @private_results
 @task(name="git-revert-rollback", **ONCE, **RETRYING)
 def git_revert_task(
-    engine: SyncEngine, app: AppRef, history_id: int | None, initiator: Initiator
+    engine: SyncEngine,
+    app: AppRef,
+    history_id: int | None,
+    initiator: Initiator,
+    credentials: CredentialResolver,
 ) -> RollbackResult:
-    """Revert the write-back commits since a history entry and hold the reverted tags."""
-    return git_revert_rollback(engine, app, history_id, initiator=initiator)
+    """Revert the write-back commits since a history entry (cloned with ``credentials``) and hold the tags."""
+    return git_revert_rollback(engine, app, history_id, initiator=initiator, credentials=credentials)

@@ -19,6 +19,7 @@ from rich.table import Table
 
 from ferry.config import load_config
 from ferry.errors import ConfigError, FerryError
+from ferry.ports import NO_PORTS
 from ferry.release.holds import list_holds, release_hold
 from ferry.release.rollback import git_revert_rollback, quick_rollback
 from ferry.sync.engine import SyncEngine
@@ -33,7 +34,7 @@ def _engine(config: Path) -> SyncEngine:
     logging.basicConfig(level=logging.INFO, format="%(message)s", stream=sys.stderr, force=True)
     for noisy in ("httpx", "kubernetes", "urllib3"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
-    return SyncEngine(load_config(config))
+    return NO_PORTS.engine(load_config(config))
 
 
 def _fail(exc: FerryError) -> typer.Exit:
@@ -58,7 +59,9 @@ def rollback(
     try:
         with _engine(config) as engine:
             if git_revert:
-                result = git_revert_rollback(engine, app, history_id, initiator=who)
+                result = git_revert_rollback(
+                    engine, app, history_id, initiator=who, credentials=NO_PORTS.credentials(engine.config)
+                )
             else:
                 result = quick_rollback(
                     engine, app, history_id, initiator=who, wait_timeout=wait_timeout or None

@@ -17,7 +17,6 @@ import logging
 import posixpath
 from collections.abc import Sequence
 from dataclasses import dataclass
-from pathlib import Path
 
 from ferry.credentials import CredentialResolver
 from ferry.errors import ConfigError
@@ -116,9 +115,13 @@ def git_revert_rollback(
     history_id: int | None = None,
     *,
     initiator: Initiator,
+    credentials: CredentialResolver,
     author: CommitAuthor | None = None,
 ) -> RollbackResult:
     """Revert the write-back commits of ``app`` made after a history entry, and hold the reverted tags.
+
+    ``credentials`` resolve the deploy repo's references: the caller's ports decide whether
+    ``block:`` ones can be loaded.
 
     Raises:
         ConfigError: Nothing to revert, or no such entry.
@@ -132,9 +135,7 @@ def git_revert_rollback(
     target = target_entry(history, history_id)
     application = destination.app
     path = write_back_file(engine, destination)
-    pool = RepoPool(
-        config, CredentialResolver(base_dir=Path(config.base_dir)), config.cache_path / "release-repos"
-    )
+    pool = RepoPool(config, credentials, config.cache_path / "release-repos")
     try:
         clone = pool.clone(application.source.repo_url)
         branch = application.source.target_revision

@@ -37,7 +37,7 @@ def _engine(config: Path, verbose: bool = False) -> SyncEngine:
     )
     for noisy in ("httpx", "kubernetes", "urllib3"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
-    return SyncEngine(load_config(config))
+    return SyncEngine(load_config(config))  # the CLI has no Prefect blocks to load
 
 
 def _fail(exc: FerryError, code: int) -> typer.Exit:

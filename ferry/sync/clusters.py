@@ -4,9 +4,8 @@ A destination names a cluster by ``server`` URL or by ``name``; each resolves to
 one ``clusters:`` entry of ``ferry.yaml``. An entry reaches its cluster through
 a kubeconfig and context, or through a prefect-kubernetes
 ``KubernetesClusterConfig`` block. ``ferry`` never imports Prefect, so blocks are
-loaded by a function the Prefect layer hands in (or registers under the
-``ferry.cluster_loaders`` entry point), the way ``ferry.credentials`` loads
-secret blocks.
+loaded by a function the Prefect layer hands in through :class:`ferry.ports.Ports`,
+as it hands in the loader of secret blocks.
 """
 
 from __future__ import annotations
@@ -14,7 +13,6 @@ from __future__ import annotations
 import logging
 import os
 from collections.abc import Callable
-from importlib.metadata import entry_points
 from pathlib import Path
 from typing import Any
 
@@ -31,20 +29,12 @@ logger = logging.getLogger(__name__)
 ClusterBlockLoader = Callable[[str], tuple[dict[str, Any], str | None]]
 """Loads a ``KubernetesClusterConfig`` block by name; returns (kubeconfig mapping, context or None)."""
 
-ENTRY_POINT_GROUP = "ferry.cluster_loaders"
 # Argo CD's name for the cluster it runs in; Ferry has none, so it must be configured like any other.
 IN_CLUSTER = "https://kubernetes.default.svc"
 
 
 def _normalize_server(server: str) -> str:
     return server.strip().rstrip("/")
-
-
-def _default_loader() -> ClusterBlockLoader | None:
-    for point in entry_points(group=ENTRY_POINT_GROUP):
-        loader: ClusterBlockLoader = point.load()
-        return loader
-    return None
 
 
 def kubeconfig_server(path: Path, context: str | None) -> str | None:
@@ -66,8 +56,8 @@ class ClusterResolver:
 
     Args:
         config: The loaded ``ferry.yaml``.
-        block_loader: Loader of ``KubernetesClusterConfig`` blocks; the
-            ``ferry.cluster_loaders`` entry point when None.
+        block_loader: Loader of ``KubernetesClusterConfig`` blocks (None outside Prefect:
+            a cluster given as ``block`` is then a ConfigError naming it).
         discovery_cache: Directory for the dynamic client's discovery cache.
     """
 
@@ -197,11 +187,11 @@ class ClusterResolver:
                     key=f"clusters.{entry.name}",
                 ) from exc
         if entry.block is not None:
-            loader = self._block_loader or _default_loader()
+            loader = self._block_loader
             if loader is None:
                 raise ConfigError(
-                    f"cluster {entry.name!r} needs the block {entry.block!r}, and no cluster "
-                    f"block loader is available",
+                    f"cluster {entry.name!r} needs the Prefect block {entry.block!r}, and no cluster "
+                    f"block loader is available (blocks are loaded inside Prefect flows only)",
                     key=f"clusters.{entry.name}.block",
                 )
             try:

@@ -200,8 +200,8 @@ class Updater:
         return apps, errors
 
     # -- detection -------------------------------------------------------------------------------
-    def plan(self, app: Application) -> AppPlan | None:
-        """Detect the updates one application needs; None when it has no ``image-list``."""
+    def plan(self, app: Application, held: frozenset[str] = frozenset()) -> AppPlan | None:
+        """Detect one application's updates, never to a ``held`` ``name:tag``; None without image-list."""
         try:
             settings = parse_updater_settings(app)
         except ConfigError as exc:
@@ -227,7 +227,9 @@ class Updater:
                 current = current_image(app, view, image, kind, target, wb.target_kind)
                 if current.tag is None and kind is SourceType.HELM:
                     current = self._rendered_current(app, view.revision, image, rendered) or current
-                change = detect_image(self.registries, image, current, kind=kind, refresh=self.refresh)
+                change = detect_image(
+                    self.registries, image, current, kind=kind, refresh=self.refresh, held=held
+                )
             except ConfigError as exc:
                 raise exc.located(application=app.name, source=app.source_file) from exc
             if change is not None:
@@ -343,15 +345,16 @@ class Updater:
         dry_run: bool = False,
         plan_step: Callable[[Application], AppPlan | None] | None = None,
         write_step: Callable[[WriteGroup], list[AppOutcome]] | None = None,
+        held: Callable[[Application], frozenset[str]] | None = None,
     ) -> CycleReport:
         """Plan every application, then write each repository's plans in one push.
 
         The Prefect flow passes its tasks as ``plan_step``/``write_step`` so each
-        step shows and retries on its own; the CLI uses the methods directly.
-        Any exception of one application, even an unexpected one, becomes that
-        application's error outcome and the cycle goes on.
+        step shows and retries on its own; the CLI uses the methods directly, with
+        ``held`` reading each app's held tags. Any exception of one application, even
+        an unexpected one, becomes that application's error outcome and the cycle goes on.
         """
-        plan_step = plan_step or self.plan
+        plan_step = plan_step or (lambda app: self.plan(app, held(app) if held else frozenset()))
         write_step = write_step or (lambda group: self.write_group(group, dry_run=dry_run))
         apps, load_errors = self.applications(names)
         outcomes = [

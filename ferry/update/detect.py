@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterable
 
 from ferry.argocd.annotations import ImageSettings
 from ferry.argocd.source import SourceType
@@ -16,10 +17,42 @@ from ferry.update.registries import RegistryPool
 log = logging.getLogger("ferry.updater")
 
 
+def split_ref(reference: str) -> tuple[str, str]:
+    """``registry/repo:tag`` into name and tag (a port in the host is not a tag).
+
+    >>> split_ref("127.0.0.1:5000/cidemo/echo-server:v2")
+    ('127.0.0.1:5000/cidemo/echo-server', 'v2')
+    """
+    reference = reference.split("@", 1)[0]
+    name, sep, tag = reference.rpartition(":")
+    if not sep or "/" in tag:
+        return reference, ""
+    return name, tag
+
+
+def without_held(tags: Iterable[str], image_name: str, held: Iterable[str]) -> list[str]:
+    """``tags`` of ``image_name`` minus the held ones.
+
+    >>> without_held(["v1", "v2"], "r/echo", {"r/echo:v2", "r/other:v1"})
+    ['v1']
+    """
+    skipped = {tag for name, tag in map(split_ref, held) if name == image_name}
+    return [t for t in tags if t not in skipped]
+
+
 def detect_image(
-    registries: RegistryPool, image: ImageSettings, current: CurrentImage, *, kind: SourceType, refresh: bool
+    registries: RegistryPool,
+    image: ImageSettings,
+    current: CurrentImage,
+    *,
+    kind: SourceType,
+    refresh: bool,
+    held: frozenset[str] = frozenset(),
 ) -> ImageChange | None:
     """Ask the registry for ``image``'s tags and return the change to make, or None when it is current.
+
+    ``held`` are ``name:tag`` references a hold keeps from being written back (a rolled-back
+    tag): they are left out like the tags the annotations' filter refuses.
 
     A Helm app whose tag path is set nowhere is a configuration error unless
     ``force-update`` is on: writing a value the chart never reads would report
@@ -34,7 +67,8 @@ def detect_image(
             key="helm.image-spec" if spec_path else "helm.image-tag",
         )
     client, repository = registries.client_for(image)
-    tags = [t for t in client.list_tags(repository) if image.tag_filter.allows(t)]
+    listed = without_held(client.list_tags(repository), image.image.name, held)
+    tags = [t for t in listed if image.tag_filter.allows(t)]
     strategy = image.strategy
     if strategy is UpdateStrategy.DIGEST:
         wanted = [t for t in tags if t == image.constraint]

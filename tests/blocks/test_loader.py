@@ -1,4 +1,4 @@
-"""Credential references resolved through real Prefect blocks, found via the block_loaders entry point."""
+"""Credential references resolved through real Prefect blocks, with the loader the flows' ports use."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ from prefect.blocks.system import Secret
 from pydantic import SecretStr
 
 from blocks.credentials import GitCredentialsBlock, RegistryCredentialsBlock
+from blocks.ports import load_block_secret
 from ferry.credentials import Credential, CredentialResolver
 from ferry.errors import ConfigError
 
@@ -39,10 +40,10 @@ def saved_blocks(prefect_harness: str) -> None:
 def test_references_resolve_through_prefect_blocks(
     saved_blocks: None, ref: str, expected: Credential
 ) -> None:
-    resolver = CredentialResolver()  # no loader given: the entry point supplies the Prefect one
+    resolver = CredentialResolver(block_loader=load_block_secret)
     assert resolver.resolve(ref, registry_host="reg.example.com") == expected
 
 
 def test_missing_block_names_it(saved_blocks: None) -> None:
     with pytest.raises(ConfigError, match="secret/argocd-nope"):
-        CredentialResolver().resolve("secret:argocd/nope#x")
+        CredentialResolver(block_loader=load_block_secret).resolve("secret:argocd/nope#x")

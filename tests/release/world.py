@@ -33,11 +33,11 @@ from prefect.client.schemas.filters import (
 from prefect.client.schemas.objects import FlowRun, StateType
 from prefect.client.schemas.sorting import ArtifactSort, FlowRunSort
 
+from blocks.ports import PORTS
 from ferry.config import load_config
 from ferry.devenv.oci import push_image
 from ferry.devenv.registry import RunningRegistry
 from ferry.devenv.seed import ENVIRONMENTS, IMAGES, application, create_deploy_repo
-from ferry.release.holds import HoldAwareUpdater
 from ferry.sandbox.cluster import Sandbox
 from ferry.sync.engine import SyncEngine
 from ferry.update.cycle import CycleReport
@@ -70,11 +70,11 @@ class ReleaseWorld:
             push_image(self.registry.url, f"{self.sfx}/{repo}", tag, created=created)
 
     def engine(self) -> SyncEngine:
-        return SyncEngine(load_config(self.config))
+        # The flows' wiring, so a world whose clusters are Prefect blocks is reached as the flows reach it.
+        return PORTS.engine(load_config(self.config))
 
     def update_images(self) -> CycleReport:
-        with HoldAwareUpdater(load_config(self.config)) as updater:
-            return updater.run_cycle()
+        return PORTS.update_cycle(load_config(self.config))
 
     def image_of(self, env: str, name: str = "echo-server") -> str | None:
         with self.engine() as engine:
@@ -95,8 +95,13 @@ def build_world(
     *,
     release: dict[str, Any] | None = None,
     environments: tuple[str, ...] = ENVIRONMENTS,
+    cluster_blocks: bool = False,
 ) -> ReleaseWorld:
-    """Push v1.0, create the deploy repo, write ferry.yaml (clusters, registry, the release) and sync v1.0."""
+    """Push v1.0, create the deploy repo, write ferry.yaml (clusters, registry, the release) and sync v1.0.
+
+    With ``cluster_blocks`` each cluster is a saved ``KubernetesClusterConfig`` block (the
+    Prefect harness must be up) instead of a kubeconfig and context.
+    """
     sfx = uuid.uuid4().hex[:6]
     prefix = f"{registry.host}/{sfx}"
     bare = root / "gitops-demo.git"
@@ -132,7 +137,7 @@ def build_world(
         "repositories": [{"url": url}],
         "cache_dir": str(root / "cache"),
         "clusters": [
-            {"name": c.name, "server": c.server, "kubeconfig": str(sandbox.kubeconfig), "context": c.context}
+            {"name": c.name, "server": c.server, **_reach(sandbox, c.name, c.context, sfx, cluster_blocks)}
             for c in sandbox.clusters
         ],
         "releases": [{"name": f"echo-server-{sfx}", "environments": envs, "gate_timeout": 120, **release}],
@@ -144,6 +149,17 @@ def build_world(
         for env in environments:
             engine.sync(world.app(env), wait_timeout=90)
     return world
+
+
+def _reach(sandbox: Sandbox, name: str, context: str, sfx: str, as_block: bool) -> dict[str, str]:
+    """How a ``clusters:`` entry reaches its cluster: the kubeconfig, or a block saved from it."""
+    if not as_block:
+        return {"kubeconfig": str(sandbox.kubeconfig), "context": context}
+    from prefect_kubernetes.credentials import KubernetesClusterConfig
+
+    block = f"{name}-{sfx}"
+    KubernetesClusterConfig.from_file(sandbox.kubeconfig, context_name=context).save(block, overwrite=True)
+    return {"block": block}
 
 
 # -- running a flow in the background and answering its gates ------------------------------------------
