@@ -17,8 +17,9 @@ A plain string value is read as ``user:password``, as a bare token, or, when
 it starts with ``-----BEGIN``, as an SSH private key.
 
 ``ferry`` never imports Prefect, so block references go through a loader that
-the Prefect layer registers (the ``ferry.block_loaders`` entry point, see
-``blocks.loader``). Without one, a block reference is a clear error.
+the caller passes in: every flow gets it from ``blocks.ports`` (see
+:mod:`ferry.ports`). Without one (the ``ferry`` CLI), a block reference is a
+clear error naming the reference.
 """
 
 from __future__ import annotations
@@ -28,7 +29,6 @@ import json
 import os
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from importlib.metadata import entry_points
 from pathlib import Path
 from typing import Any
 
@@ -92,13 +92,6 @@ def _secret_block_name(namespaced: str, ref: str) -> str:
     return f"{namespace}-{name}".lower()
 
 
-def _default_block_loader() -> BlockLoader | None:
-    for ep in entry_points(group="ferry.block_loaders"):
-        loader: BlockLoader = ep.load()
-        return loader
-    return None
-
-
 @dataclass
 class CredentialResolver:
     """Turns references into :class:`Credential` values; the single place secrets are read."""
@@ -106,12 +99,9 @@ class CredentialResolver:
     base_dir: Path = Path(".")
     block_loader: BlockLoader | None = None
     environ: dict[str, str] | None = None
-    _use_default_loader: bool = True
 
     def _block(self, type_slug: str, name: str, ref: str) -> Any:
         loader = self.block_loader
-        if loader is None and self._use_default_loader:
-            loader = self.block_loader = _default_block_loader()
         if loader is None:
             raise ConfigError(
                 f"{ref!r} needs the Prefect block {type_slug}/{name}, and no block loader is available"

@@ -41,10 +41,7 @@ class Ports:
 
     def credentials(self, config: FerryConfig) -> CredentialResolver:
         """A credential resolver for ``config``'s references."""
-        # Without a loader the resolver must not look for one elsewhere: the ports are the only wiring.
-        return CredentialResolver(
-            base_dir=Path(config.base_dir), block_loader=self.secret_blocks, _use_default_loader=False
-        )
+        return CredentialResolver(base_dir=Path(config.base_dir), block_loader=self.secret_blocks)
 
     def clusters(self, config: FerryConfig) -> ClusterResolver:
         """A cluster resolver for ``config``'s ``clusters:``."""

@@ -140,13 +140,7 @@ def _images(engine: SyncEngine, app: AppRef, payload: list[dict[str, Any]] | Non
     history = engine.history(app)
     if not history:
         return []
-    new = history[-1].images
-    old = {i.rsplit(":", 1)[0]: i.rsplit(":", 1)[1] for i in (history[-2].images if len(history) > 1 else ())}
-    return [
-        ImageMove("", name, old.get(name), tag)
-        for name, tag in (i.rsplit(":", 1) for i in new)
-        if old.get(name) != tag
-    ]
+    return ImageMove.between(history[-2].images if len(history) > 1 else (), history[-1].images)
 
 
 def _stopped(what: str, exc: Exception, done: list[dict[str, Any]]) -> State[Any]:

@@ -4,7 +4,7 @@ The build stage and the push-notification receiver announce a pushed tag with
 one :class:`ImagePushed` value; the receiver's forge webhooks and the source
 repo's ``post-receive`` hook announce a pushed ref with a :class:`SourcePushed`.
 They hand them to an :data:`EventEmitter`, a plain callable. The Prefect layer
-provides the real one (``flows.events``) and registers it under the
+provides the real one (``blocks.ports.emit_ferry_event``) and registers it under the
 ``ferry.event_emitters`` entry point group, so the ``ferry`` CLI can find it
 without ``ferry`` ever importing Prefect.
 

@@ -10,12 +10,16 @@ with a form. Everything here is a plain value, testable without Prefect.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict
+
+from ferry.errors import ConfigError
+from ferry.image.reference import ImageReference
 
 SHORT_SHA = 12
 
@@ -127,10 +131,42 @@ class ImageMove:
             bool(data.get("renders_unchanged", False)),
         )
 
+    @classmethod
+    def between(cls, old: Sequence[str], new: Sequence[str]) -> list[ImageMove]:
+        """The images of ``new`` whose tag (or digest) differs from ``old``'s, as recorded in sync history.
+
+        References are parsed with the Docker grammar, so a registry port or a digest is
+        never taken for a tag; one that does not parse (history is read from the cluster)
+        is left out rather than shown wrong.
+
+        >>> ImageMove.between(["127.0.0.1:5000/a:v1", "r/b:v1"], ["127.0.0.1:5000/a:v2", "r/b:v1"])
+        [ImageMove(alias='', image='127.0.0.1:5000/a', old_tag='v1', new_tag='v2', renders_unchanged=False)]
+        >>> [m.new_tag for m in ImageMove.between([], ["127.0.0.1:5000/a", "r/c@sha256:" + "0" * 64])]
+        ['latest', 'sha256:0000000000000000000000000000000000000000000000000000000000000000']
+        """
+        before = dict(_versions(old))
+        return [
+            cls("", name, before.get(name), version)
+            for name, version in _versions(new)
+            if before.get(name) != version
+        ]
+
     @property
     def name(self) -> str:
         """The repository's last path component: ``127.0.0.1:5000/cidemo/echo-server`` → ``echo-server``."""
         return self.image.rsplit("/", 1)[-1]
+
+
+def _versions(references: Sequence[str]) -> list[tuple[str, str]]:
+    """``(name, tag or digest)`` of each reference that parses; no tag means Docker's ``latest``."""
+    versions = []
+    for text in references:
+        try:
+            ref = ImageReference.parse(text)
+        except ConfigError:
+            continue
+        versions.append((ref.name, ref.tag or ref.digest or "latest"))
+    return versions
 
 
 def new_tags(images: list[ImageMove] | tuple[ImageMove, ...]) -> str:

@@ -13,7 +13,7 @@ import time
 from collections.abc import Callable
 from typing import Any, TypeVar
 
-from ferry.errors import ClusterError, ClusterNotFound
+from ferry.errors import ClusterError
 from ferry.sync.kube import KubeCluster, translate_error
 
 T = TypeVar("T")
@@ -52,11 +52,7 @@ def merge_patch(
             _request_timeout=30,
         )
     except Exception as exc:
-        error = translate_error(exc, what)
-        # The client's 404 (an ApiException, or the dynamic client's subclass of it) carries its status.
-        if getattr(exc, "status", None) == 404:
-            raise ClusterNotFound(str(error)) from exc
-        raise error from exc
+        raise translate_error(exc, what) from exc  # a 404 becomes ClusterNotFound
     decoded: dict[str, Any] = json.loads(response.data)
     return decoded
 

@@ -14,7 +14,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from ferry.errors import ClusterError, ClusterUnavailable
+from ferry.errors import ClusterError, ClusterNotFound, ClusterUnavailable
 from ferry.sync.diff import Comparison, compare_app
 from ferry.sync.health import HealthOverride, resource_health, worst
 from ferry.sync.kube import KubeCluster
@@ -55,7 +55,7 @@ def _api_version(key: ResourceKey, manifests: Sequence[dict[str, Any]]) -> str:
 def _missing_namespace_or_kind(exc: ClusterError) -> bool:
     """The dry run failed only because the namespace or CRD this sync would create does not exist yet."""
     text = str(exc)
-    return ("HTTP 404" in text and "namespaces" in text) or "does not serve" in text
+    return (isinstance(exc, ClusterNotFound) and "namespaces" in text) or "does not serve" in text
 
 
 def live_objects(

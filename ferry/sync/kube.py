@@ -22,7 +22,7 @@ from kubernetes.client.exceptions import ApiException
 from kubernetes.dynamic import DynamicClient
 from kubernetes.dynamic.exceptions import ResourceNotFoundError, ResourceNotUniqueError
 
-from ferry.errors import ClusterError, ClusterUnavailable, FerryError
+from ferry.errors import ClusterError, ClusterNotFound, ClusterUnavailable, FerryError
 
 logger = logging.getLogger(__name__)
 
@@ -57,6 +57,8 @@ def translate_error(exc: BaseException, what: str) -> FerryError:
             if headers.get("Retry-After", "").isdigit():
                 retry_after = float(headers["Retry-After"])
             return ClusterUnavailable(message, retry_after=retry_after)
+        if status == 404:
+            return ClusterNotFound(message)
         return ClusterError(message)
     if isinstance(exc, urllib3.exceptions.HTTPError | ConnectionError | TimeoutError | OSError):
         return ClusterUnavailable(f"{what}: API server unreachable: {exc}")
@@ -157,10 +159,8 @@ class KubeCluster:
         path = resource.path(name=name, namespace=namespace if resource.namespaced else None)
         try:
             return self._call(f"get {kind} {namespace or ''}/{name}", "get", path)
-        except ClusterError as exc:
-            if "HTTP 404" in str(exc):
-                return None
-            raise
+        except ClusterNotFound:
+            return None
 
     def list(
         self, api_version: str, kind: str, *, namespace: str | None = None, label_selector: str | None = None
@@ -241,10 +241,8 @@ class KubeCluster:
             self._call(
                 f"delete {kind} {namespace or ''}/{name}", "delete", path, propagation_policy="Background"
             )
-        except ClusterError as exc:
-            if "HTTP 404" in str(exc):
-                return False
-            raise
+        except ClusterNotFound:
+            return False
         return True
 
     def create(self, manifest: dict[str, Any]) -> dict[str, Any] | None:

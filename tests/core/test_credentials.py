@@ -82,7 +82,7 @@ def test_bad_references_name_themselves(
 
 
 def test_block_reference_without_loader_is_explained() -> None:
-    resolver = CredentialResolver(block_loader=None, _use_default_loader=False)
+    resolver = CredentialResolver(block_loader=None)
     with pytest.raises(ConfigError, match="argocd-acr"):
         resolver.resolve("secret:argocd/acr#acr")
 
