@@ -14,6 +14,8 @@ comment; a timeout or an error ends it **Failed**.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from prefect import flow, get_run_logger
@@ -22,21 +24,22 @@ from prefect.states import Cancelled, Completed, Failed, State  # type: ignore[a
 from ferry.config import load_config
 from ferry.errors import FerryError, GateStopped, Rejected
 from ferry.release import pipeline
-from ferry.release.gates import ImageMove, WriteBack, artifact_link, new_tags, run_link
-from ferry.release.pipeline import ResolvedRelease
-from ferry.release.questions import (
-    DiffDigest,
-    ResourceChange,
-    canary_question,
-    dev_verified_question,
-    field_changes,
-    head_moved,
-    sync_question,
+from ferry.release.canary import CanaryProvider
+from ferry.release.gates import (
+    CanaryStep,
+    CheckResult,
+    GateQuestion,
+    ImageMove,
+    WriteBack,
+    artifact_link,
+    run_link,
 )
-from ferry.schema.releases import EnvironmentConfig, ReleaseConfig
+from ferry.release.pipeline import ResolvedRelease
+from ferry.release.promotion import Promoted, ValidationFailed, promote_environment, run_release
+from ferry.schema.releases import CanaryConfig, EnvironmentConfig, ReleaseConfig, ValidationCheck
 from ferry.sync.engine import SyncEngine
-from ferry.sync.model import AppDiff
-from ferry.sync.target import AppRef
+from ferry.sync.model import AppDiff, Initiator
+from ferry.sync.target import AppStatus, AppTarget
 from flows.gates import GateSettings, ask, publish_once
 from flows.logging import forward_ferry_logs
 from flows.runs import config_path, promote_run_name, release_run_name, rename_run
@@ -56,91 +59,83 @@ from tasks.release import (
     wait_dev_ready,
 )
 
-PROMOTION_ORDER = ("staging", "production")
 
+@dataclass(frozen=True, slots=True)
+class FlowSteps:
+    """The steps of the release loop (``promotion.ReleaseSteps``): this flow's tasks and gates."""
 
-def _digest(diff: AppDiff, artifact_url: str) -> DiffDigest:
-    changes = tuple(
-        ResourceChange(
-            str(r.key), r.action, tuple(field_changes(r.live, r.desired)) if r.action == "update" else ()
+    engine: SyncEngine
+    gate: GateSettings
+    who: Initiator
+    wait_timeout: float
+
+    def target(self, app: str) -> AppTarget:
+        return self.engine.target(app)
+
+    def wait_dev_ready(self, target: AppTarget, timeout: float) -> AppStatus:
+        return wait_dev_ready(self.engine, target, timeout)
+
+    def history_images(self, target: AppTarget) -> tuple[Sequence[str], Sequence[str]]:
+        history = self.engine.history(target)
+        if not history:
+            return (), ()
+        return (history[-2].images if len(history) > 1 else ()), history[-1].images
+
+    def renamed(self, name: str) -> None:
+        rename_run(name)
+
+    def validate(self, target: AppTarget, checks: tuple[ValidationCheck, ...]) -> list[CheckResult]:
+        return validate(self.engine, target, checks)
+
+    def pin(self, target: AppTarget, revision: str | None) -> WriteBack:
+        return pin_commit(self.engine, target, revision)
+
+    def diff(self, target: AppTarget, revision: str) -> AppDiff:
+        return diff_env(self.engine, target, revision)
+
+    def publish_diff(self, env: str, target: AppTarget, revision: str, diff: AppDiff) -> str:
+        artifact = publish_once(
+            f"release-diff-{env}-{revision[:12]}",
+            diff_markdown(diff),
+            f"Diff of {target.name} at {revision[:12]}: {diff.status.value}",
         )
-        for r in diff.out_of_sync
-    )
-    return DiffDigest(diff.status.value, changes, diff.unified(), len(diff.resources), artifact_url)
+        return artifact_link(self.gate.ui_url, str(artifact))
 
+    def ask(self, question: GateQuestion) -> Any:
+        return ask(question, self.gate)
 
-def promote_environment(
-    engine: SyncEngine,
-    resolved: ResolvedRelease,
-    env: str,
-    images: list[ImageMove],
-    *,
-    revision: str | None = None,
-    suspend: bool = False,
-    wait_timeout: float = 120.0,
-    note: str = "",
-) -> dict[str, Any]:
-    """Gate "Sync <env>?" on one pinned commit, sync exactly that commit, then a gate per canary step.
+    def head(self, target: AppTarget) -> str:
+        return head_of(self.engine, target)
 
-    Returns:
-        ``env``, ``app``, the synced ``revision`` and ``note``: the warning for the next gate when
-        the branch moved while this one waited ('' when it did not).
+    def canary_provider(
+        self, target: AppTarget, revision: str, canary: CanaryConfig
+    ) -> CanaryProvider | None:
+        return pipeline.canary_provider(self.engine, target, revision, canary)
 
-    Raises:
-        GateStopped: A gate was rejected (``Rejected``) or timed out.
-    """
-    logger = get_run_logger()
-    app = resolved.apps[env]
-    # Resolved once: every step of this environment acts on the same Application and cluster.
-    target = engine.target(app)
-    cfg = resolved.config
-    canary = resolved.canary(env)
-    gate = GateSettings.of(cfg, suspend)
-    pinned = pin_commit(engine, target, revision)
-    diff = diff_env(engine, target, pinned.sha)
-    artifact = publish_once(
-        f"release-diff-{env}-{pinned.sha[:12]}",
-        diff_markdown(diff),
-        f"Diff of {app} at {pinned.sha[:12]}: {diff.status.value}",
-    )
-    digest = _digest(diff, artifact_link(gate.ui_url, str(artifact)))
-    question = sync_question(env, app, pinned, images, digest, note)
-    ask(question, gate)
-    branch = target.source.target_revision
-    moved = head_moved(question.title, branch, pinned.sha, head_of(engine, target))
-    if moved:
-        logger.warning("%s: %s", app, moved)
-    who = initiator()
-    provider = pipeline.canary_provider(engine, target, pinned.sha, canary)
-    native = canary.provider == "native"
-    if not native:
-        sync_env(engine, target, pinned.sha, who, wait_timeout if provider is None else None)
-    if provider is not None:
-        while (step := canary_wait(provider, app, canary.step_timeout)) is not None:
-            try:
-                ask(canary_question(env, app, pinned.sha, step, moved), gate)
-            except Rejected:
-                canary_reject(provider, app)
-                if cfg.auto_rollback and not native:
-                    quick_rollback_task(engine, target, None, who, wait_timeout)
-                raise
-            canary_approve(provider, app, step)
-        if native:
-            sync_env(engine, target, pinned.sha, who, wait_timeout)
+    def sync(self, target: AppTarget, revision: str, *, wait: bool) -> Any:
+        return sync_env(self.engine, target, revision, self.who, self.wait_timeout if wait else None)
+
+    def canary_wait(self, provider: CanaryProvider, app: str, timeout: float) -> CanaryStep | None:
+        return canary_wait(provider, app, timeout)
+
+    def canary_approve(self, provider: CanaryProvider, app: str, step: CanaryStep) -> None:
+        canary_approve(provider, app, step)
+
+    def canary_reject(self, provider: CanaryProvider, app: str) -> None:
+        canary_reject(provider, app)
+
+    def canary_finish(self, provider: CanaryProvider, app: str) -> None:
         canary_finish(provider, app)
-    if release_app_hold(engine, target):
-        logger.info("%s: hold released by this approved release", app)
-    logger.info("%s (%s) released at %s", app, env, pinned.sha[:12])
-    return {"env": env, "app": app, "revision": pinned.sha, "note": moved}
+
+    def quick_rollback(self, target: AppTarget) -> Any:
+        return quick_rollback_task(self.engine, target, None, self.who, self.wait_timeout)
+
+    def release_hold(self, target: AppTarget) -> bool:
+        return release_app_hold(self.engine, target)
 
 
-def _images(engine: SyncEngine, app: AppRef, payload: list[dict[str, Any]] | None) -> list[ImageMove]:
-    if payload:
-        return [ImageMove.from_event(i) for i in payload]
-    history = engine.history(app)
-    if not history:
-        return []
-    return ImageMove.between(history[-2].images if len(history) > 1 else (), history[-1].images)
+def _steps(engine: SyncEngine, config: ReleaseConfig, suspend: bool, wait_timeout: float) -> FlowSteps:
+    return FlowSteps(engine, GateSettings.of(config, suspend), initiator(), wait_timeout)
 
 
 def _stopped(what: str, exc: Exception, done: list[dict[str, Any]]) -> State[Any]:
@@ -184,7 +179,7 @@ def release(
     """
     forward_ferry_logs()
     cfg = load_config(config_path(config))
-    done: list[dict[str, Any]] = []
+    done: list[Promoted] = []
     with open_engine(config) as engine:
         found = pipeline.release_of(cfg, engine, app)
         if found is None:
@@ -194,32 +189,16 @@ def release(
             return Completed(
                 message=f"{app} is the {env} app of {resolved.name}; releases start from its Dev app"
             )
-        gate = GateSettings.of(resolved.config, suspend)
+        steps = _steps(engine, resolved.config, suspend, wait_timeout)
+        link = run_link(steps.gate.ui_url, update_run) if update_run else None
+        moves = [ImageMove.from_event(i) for i in images or ()]
         try:
-            # Dev's target is held for the whole run; each environment resolves its own once.
-            dev = engine.target(app)
-            status = wait_dev_ready(engine, dev, resolved.config.dev_timeout)
-            moves = _images(engine, dev, images)
-            rename_run(f"release {resolved.name} {new_tags(moves) or status.revision[:7]}")
-            checks = validate(engine, dev, resolved.config.validation)
-            if not all(c.passed for c in checks):
-                failed = ", ".join(c.name for c in checks if not c.passed)
-                return Failed(message=f"validation of {app} failed: {failed}; nothing was promoted")
-            pinned = pin_commit(engine, dev, commit or status.revision)
-            link = run_link(gate.ui_url, update_run) if update_run else None
-            written = WriteBack(pinned.sha, pinned.message, link)
-            ask(dev_verified_question(resolved.name, app, written, moves, checks), gate)
-            note = ""
-            for target in PROMOTION_ORDER:
-                if target in resolved.apps:
-                    result = promote_environment(
-                        engine, resolved, target, moves, suspend=suspend, wait_timeout=wait_timeout, note=note
-                    )
-                    done.append(result)
-                    note = result["note"]
+            run_release(steps, resolved, app, commit=commit, images=moves, update_link=link, done=done)
+        except ValidationFailed as exc:
+            return Failed(message=str(exc))
         except (GateStopped, FerryError) as exc:
-            return _stopped(f"release {resolved.name}", exc, done)
-    return Completed(message=f"release {resolved.name} completed", data=done)
+            return _stopped(f"release {resolved.name}", exc, [p.as_dict() for p in done])
+    return Completed(message=f"release {resolved.name} completed", data=[p.as_dict() for p in done])
 
 
 @flow(
@@ -244,19 +223,13 @@ def promote(
             env = "adhoc"
         else:
             resolved, env = found
+        steps = _steps(engine, resolved.config, suspend, wait_timeout)
         try:
-            result = promote_environment(
-                engine,
-                resolved,
-                env,
-                _images(engine, app, None),
-                revision=revision,
-                suspend=suspend,
-                wait_timeout=wait_timeout,
-            )
+            moves = ImageMove.between(*steps.history_images(steps.target(app)))
+            result = promote_environment(steps, resolved, env, moves, revision=revision)
         except (GateStopped, FerryError) as exc:
             return _stopped(f"promotion of {app}", exc, [])
-    return Completed(message=f"{app} promoted to {result['revision'][:12]}", data=result)
+    return Completed(message=f"{app} promoted to {result.revision[:12]}", data=result.as_dict())
 
 
 def _adhoc_release(app: str) -> ReleaseConfig:
