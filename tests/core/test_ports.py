@@ -63,7 +63,7 @@ def test_engines_resolvers_and_hold_readers_all_use_the_ports_loaders(tmp_path: 
     ports = Ports(secret_blocks=fake.secret, cluster_blocks=fake.cluster)
     web = parse_application(APPLICATION, source="t")
     with ports.engine(cfg) as engine, pytest.raises(ConfigError, match="could not be loaded: no such block"):
-        engine.destination(engine.application("web"))
+        engine.connect("web")
     with ports.held_tags(cfg) as holds, pytest.raises(ConfigError, match="could not be loaded"):
         holds.for_app(web)
     with pytest.raises(ConfigError, match="could not be loaded"):
@@ -74,7 +74,7 @@ def test_engines_resolvers_and_hold_readers_all_use_the_ports_loaders(tmp_path: 
 def test_without_ports_a_block_is_a_config_error_naming_its_setting(tmp_path: Path) -> None:
     cfg = config(tmp_path)
     with NO_PORTS.engine(cfg) as engine, pytest.raises(ConfigError) as raised:
-        engine.destination(engine.application("web"))
+        engine.connect("web")
     assert raised.value.key == "clusters.staging.block"
     assert "no cluster block loader" in str(raised.value)
     with pytest.raises(ConfigError, match="'block:secret/acr' needs the Prefect block secret/acr"):
