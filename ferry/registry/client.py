@@ -51,6 +51,9 @@ class RegistryClient:
         cache: Metadata cache; ``None`` keeps one in memory for this client only.
         timeout: Per-request timeout in seconds.
         max_attempts: Tries per request on 429/5xx/timeouts before RegistryUnavailable.
+        list_once: List each repository's tags once for the client's life and answer later
+            calls from that list (the image updater's cycle, where many Applications share an
+            image); off where a caller lists again to see what it just pushed.
 
     ``request_count`` counts every HTTP request actually sent (token fetches and
     retries included).
@@ -68,8 +71,10 @@ class RegistryClient:
         cache: MetadataCache | None = None,
         timeout: float = 10.0,
         max_attempts: int = 5,
+        list_once: bool = False,
     ) -> None:
         self.api_url = normalise_api_url(api_url, insecure=insecure)
+        self._listed: dict[str, tuple[str, ...]] | None = {} if list_once else None
         self._transport = Transport(
             self.api_url,
             username=username,
@@ -137,6 +142,13 @@ class RegistryClient:
             AuthenticationError, RegistryUnavailable, RegistryError.
         """
         check_repository(repository)
+        if self._listed is None:
+            return self._list_tags(repository)
+        if repository not in self._listed:
+            self._listed[repository] = tuple(self._list_tags(repository))
+        return list(self._listed[repository])
+
+    def _list_tags(self, repository: str) -> list[str]:
         url: str | None = f"{self.api_url}/v2/{repository}/tags/list"
         seen_pages: set[str] = set()
         tags: dict[str, None] = {}

@@ -27,11 +27,18 @@ class RegistryPool:
         resolver: resolves credential references.
         cache: the persisted metadata cache; None keeps one in memory per client
             (the CI stage, which asks about tags it is about to overwrite).
+        list_once: each client lists a repository's tags once (see :class:`RegistryClient`).
     """
 
     def __init__(
-        self, config: FerryConfig, resolver: CredentialResolver, cache: MetadataCache | None = None
+        self,
+        config: FerryConfig,
+        resolver: CredentialResolver,
+        cache: MetadataCache | None = None,
+        *,
+        list_once: bool = False,
     ) -> None:
+        self._list_once = list_once
         self._config = config
         self._resolver = resolver
         self._cache = cache
@@ -78,6 +85,7 @@ class RegistryPool:
                 insecure=bool(target.config and target.config.insecure),
                 limit=target.config.limit if target.config else None,
                 cache=self._cache,
+                list_once=self._list_once,
             )
         return self._clients[key], target.repository
 

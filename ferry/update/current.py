@@ -13,6 +13,7 @@ merges, highest precedence first:
 
 from __future__ import annotations
 
+import functools
 import posixpath
 from dataclasses import dataclass
 from typing import Any
@@ -69,11 +70,17 @@ def _lookup(values: Any, path: str) -> str | None:
     return None if node is None or isinstance(node, dict | list) else str(node)
 
 
+@functools.lru_cache(maxsize=1024)
+def _override_parameters(content: bytes | None, source: str) -> tuple[argocd_source.HelmParameter, ...]:
+    # Every image's name and tag path asks for the same override files: parse each once.
+    return tuple(argocd_source.read_helm_parameters(content, source=source))
+
+
 def helm_value(app: Application, view: RepoView, path: str, target_file: str | None) -> str | None:
     """The effective value of a Helm parameter path, or None when nothing sets it."""
     app_override, shared_override = override_paths(app)
     for override in (app_override, shared_override):
-        for param in argocd_source.read_helm_parameters(view.read(override), source=override):
+        for param in _override_parameters(view.read(override), override):
             if param.name == path:
                 return param.value
     helm = app.source.helm

@@ -3,12 +3,25 @@
 from __future__ import annotations
 
 from ferry.argocd.annotations import ImageSettings
+from ferry.config import FerryConfig
+from ferry.credentials import CredentialResolver
 from ferry.registry import pool
+from ferry.registry.cache import MetadataCache
 from ferry.registry.client import RegistryClient
 
 
 class RegistryPool(pool.RegistryPool):
-    """:class:`ferry.registry.pool.RegistryPool`, asked by an image's annotations."""
+    """:class:`ferry.registry.pool.RegistryPool`, asked by an image's annotations.
+
+    A cycle lists each image's tags once, however many Applications name the image: the
+    updater writes nothing to the registry, so a second listing in the same cycle could
+    only differ by a push that raced the cycle, which the next cycle picks up anyway.
+    """
+
+    def __init__(
+        self, config: FerryConfig, resolver: CredentialResolver, cache: MetadataCache | None = None
+    ) -> None:
+        super().__init__(config, resolver, cache, list_once=True)
 
     def client_for(self, image: ImageSettings) -> tuple[RegistryClient, str]:
         """The client for ``image``'s registry (its ``pull-secret`` overrides the registry's credentials)."""

@@ -78,6 +78,10 @@ class WorkingClone:
         self._known_hosts = known_hosts
         self._lock_fd: int | None = lock_fd
         self.network_timeout = network_timeout
+        # Remote-tracking heads and tags change only when this clone fetches or pushes; a cycle
+        # asks for them several times per application, so each answer is kept until then.
+        self._remote_heads: dict[str, str | None] = {}
+        self._resolved: dict[str, str] = {}
         repo.git.update_environment(**BASE_ENV)
 
     def __repr__(self) -> str:
@@ -115,6 +119,7 @@ class WorkingClone:
 
     def fetch(self) -> None:
         """Bring every remote branch and tag up to date (pruning deleted ones)."""
+        self._forget_remote()
         self._remote_git(
             "fetch", "--prune", "--prune-tags", "--tags", "--force", "origin", action=f"fetch {self.url}"
         )
@@ -138,12 +143,16 @@ class WorkingClone:
 
     def remote_head(self, branch: str) -> str | None:
         """The SHA of ``branch`` on the remote as of the last fetch, or None if it does not exist."""
-        return self._git_quiet("rev-parse", "--verify", "--quiet", f"refs/remotes/origin/{branch}^{{commit}}")
+        if branch not in self._remote_heads:
+            ref = f"refs/remotes/origin/{branch}^{{commit}}"
+            self._remote_heads[branch] = self._git_quiet("rev-parse", "--verify", "--quiet", ref)
+        return self._remote_heads[branch]
 
     def push_branch(self, branch: str) -> PushVerdict:
         """Push the local ``branch`` to the same name on the remote. Never forced."""
         refspec = f"refs/heads/{branch}:refs/heads/{branch}"
         action = f"push {branch} to {self.url}"
+        self._forget_remote()  # an accepted push moves the remote-tracking branch
         try:
             done = self._remote_git(
                 "push", "--porcelain", "--no-verify", "origin", refspec, action=action, check=False
@@ -158,6 +167,10 @@ class WorkingClone:
         if error.retryable:  # lost the race (or the remote blinked): the loop fetches and retries
             return PushVerdict(False, True, str(error))
         raise error from None
+
+    def _forget_remote(self) -> None:
+        self._remote_heads.clear()
+        self._resolved.clear()
 
     # -- local ------------------------------------------------------------------
 
@@ -186,9 +199,16 @@ class WorkingClone:
         """
         if not revision or revision.startswith("-"):
             raise ConfigError(f"revision {revision!r} is not a branch, tag or commit")
-        for candidate in (f"refs/remotes/origin/{revision}", f"refs/tags/{revision}", revision):
+        if revision in self._resolved:
+            return self._resolved[revision]
+        candidates = (f"refs/remotes/origin/{revision}", f"refs/tags/{revision}", revision)
+        for index, candidate in enumerate(candidates):
             sha = self._git_quiet("rev-parse", "--verify", "--quiet", f"{candidate}^{{commit}}")
             if sha:
+                # Kept only when nothing but a fetch or push can change the answer: a remote branch,
+                # a tag, a commit SHA. A local branch (or HEAD) moves with every reset and commit.
+                if index < 2 or revision == sha or revision.startswith(("refs/remotes/", "refs/tags/")):
+                    self._resolved[revision] = sha
                 return sha
         raise NotFoundError(f"revision {revision!r} not found in {scrub(self.url)}")
 
@@ -288,6 +308,22 @@ class WorkingClone:
         if blob.type != "blob":
             raise ConfigError(f"is not a file at {revision}", key=path)
         data: bytes = blob.data_stream.read()
+        return data
+
+    def list_tree(self, sha: str) -> dict[str, tuple[str, str]]:
+        """Every entry of commit ``sha``'s tree, subtrees included: path → (type, object SHA)."""
+        listing = self._git("ls-tree", "-r", "-t", "-z", "--full-tree", sha, strip_newline_in_stdout=False)
+        entries: dict[str, tuple[str, str]] = {}
+        for record in listing.split("\0"):
+            if record:
+                meta, _, path = record.partition("\t")
+                _, kind, obj = meta.split(" ", 2)
+                entries[path] = (kind, obj)
+        return entries
+
+    def read_object(self, sha: str) -> bytes:
+        """The content of object ``sha``, through GitPython's long-lived ``cat-file --batch``."""
+        data: bytes = self._repo.odb.stream(bytes.fromhex(sha)).read()
         return data
 
     def log(

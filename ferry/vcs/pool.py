@@ -13,10 +13,11 @@ from pathlib import Path
 
 from ferry.config import FerryConfig
 from ferry.credentials import CredentialResolver
-from ferry.errors import NotFoundError, TransientError
+from ferry.errors import ConfigError, NotFoundError, TransientError
 from ferry.vcs.cache import RepoCache
 from ferry.vcs.clone import WorkingClone
 from ferry.vcs.credentials import GitCredentials
+from ferry.vcs.paths import normalize_repo_path
 
 logger = logging.getLogger(__name__)
 
@@ -34,6 +35,34 @@ class BranchView:
         return self.clone.read(path, revision=self.revision)
 
 
+class TreeView:
+    """A :class:`BranchView` whose commit's tree is listed once and whose blobs are read once.
+
+    A cycle reads the same few files (``Chart.yaml``, ``values.yaml``, override files) for
+    every application of a repository; a commit's tree cannot change, so the listing and
+    the blobs are kept and each later read is a dictionary lookup.
+    """
+
+    def __init__(self, clone: WorkingClone, revision: str, sha: str) -> None:
+        self.clone = clone
+        self.revision = revision
+        self.sha = sha
+        self._entries = clone.list_tree(sha)
+        self._blobs: dict[str, bytes] = {}
+
+    def read(self, path: str) -> bytes | None:
+        """The bytes of ``path`` at the commit, as :meth:`WorkingClone.read` answers them."""
+        entry = self._entries.get(normalize_repo_path(path))
+        if entry is None:
+            return None
+        kind, obj = entry
+        if kind != "blob":
+            raise ConfigError(f"is not a file at {self.revision}", key=path)
+        if obj not in self._blobs:
+            self._blobs[obj] = self.clone.read_object(obj)
+        return self._blobs[obj]
+
+
 class RepoPool:
     """Opens (clones or fetches) each repository once per cycle and keeps it locked until closed.
 
@@ -46,6 +75,7 @@ class RepoPool:
         self._resolver = resolver
         self._cache = RepoCache(root)
         self._clones: dict[str, WorkingClone] = {}
+        self._trees: dict[tuple[str, str, str], TreeView] = {}
 
     def clone(self, url: str, credentials_ref: str | None = None) -> WorkingClone:
         if url not in self._clones:
@@ -82,15 +112,24 @@ class RepoPool:
             self._clones[url] = cached
             return cached
 
-    def view(self, url: str, branch: str | None, credentials_ref: str | None = None) -> BranchView:
-        """A view of ``branch`` (the remote's default branch when None) as fetched this cycle."""
+    def view(self, url: str, branch: str | None, credentials_ref: str | None = None) -> TreeView:
+        """A view of ``branch`` (the remote's default branch when None) as fetched this cycle.
+
+        Views are kept by commit, so every application on one revision shares one tree
+        listing, and a branch that moved (a push, a later fetch) gets a new view.
+        """
         clone = self.clone(url, credentials_ref)
         name = branch or clone.default_branch()
-        if clone.remote_head(name) is None:
+        sha = clone.remote_head(name)
+        if sha is None:
             raise NotFoundError(f"branch {name!r} does not exist in {url}")
-        return BranchView(clone, f"refs/remotes/origin/{name}")
+        key = (url, name, sha)
+        if key not in self._trees:
+            self._trees[key] = TreeView(clone, f"refs/remotes/origin/{name}", sha)
+        return self._trees[key]
 
     def close(self) -> None:
         for clone in self._clones.values():
             clone.close()
         self._clones.clear()
+        self._trees.clear()
