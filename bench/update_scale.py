@@ -28,12 +28,17 @@ import cProfile
 import os
 import pstats
 import subprocess
+import sys
 import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
 
 import httpx
+
+# Run as a script (``python bench/update_scale.py``), the repo root is not on the path; the
+# counting proxy lives with the tests.
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from ferry.config import load_config
 from ferry.devenv.registry import start_registry

@@ -1,0 +1,44 @@
+"""The benchmarks still run: each started as its README/RESULTS.md says (as a script), at a tiny size.
+
+Nothing here bounds time (figures belong in bench/RESULTS.md); a bench that no longer imports,
+starts its servers or counts its requests fails here instead of on the next measurement.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+pytestmark = pytest.mark.registry
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def _bench(*args: str) -> str:
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}  # as a user runs it
+    done = subprocess.run(
+        [sys.executable, *args], cwd=ROOT, env=env, capture_output=True, text=True, timeout=600, check=False
+    )
+    assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-3000:]
+    return done.stdout
+
+
+def test_the_update_scale_bench_runs_and_counts_one_tags_list_per_cycle() -> None:
+    out = _bench("bench/update_scale.py", "--apps", "5", "--tags", "3")
+    cycles = re.findall(r"^\s*(first no-op|update \(5 commits\)|repeat no-op):.*?(\d+) tags/list$", out, re.M)
+    assert [name for name, _ in cycles] == ["first no-op", "update (5 commits)", "repeat no-op"], out
+    assert [count for _, count in cycles] == ["1", "1", "1"], out
+    assert "anchor tags/list GET" in out, out
+
+
+def test_the_registry_bench_runs_beside_its_raw_fetch_anchor() -> None:
+    out = _bench("bench/registry_bench.py", "--tags", "20", "--skopeo-sample", "2", "--no-write")
+    # Cold: one tags/list, then a manifest and a config per tag; warm: the tags/list alone.
+    assert re.search(r"^ferry cold: [\d.]+s, 41 requests; warm: [\d.]+s, 1 requests$", out, re.M), out
+    assert "Every run below picked the right tag (`build-00001`)" in out, out
+    assert re.search(r"^skopeo inspect: \d+ ms/tag, 5 requests/tag", out, re.M), out
