@@ -12,7 +12,7 @@ import os
 import re
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import yaml
 from pydantic import Field, ValidationError, field_validator, model_validator
@@ -84,6 +84,18 @@ class CommitConfig(FrozenModel):
         description="Leave out image changes whose write-back changes nothing the app renders "
         "(Image Updater commits them; so does Ferry by default, with a warning)",
     )
+    effect_check: Literal["grouped", "exact", "off"] = Field(
+        default="grouped",
+        description="How write-backs are rendered to find those that change nothing: once per group of "
+        "apps writing the same values into the same chart (a 'no effect' is still checked per app), "
+        "per app, or not at all",
+    )
+
+    @model_validator(mode="after")
+    def _skip_needs_check(self) -> CommitConfig:
+        if self.skip_without_effect and self.effect_check == "off":
+            raise ValueError("skip_without_effect needs an effect check: effect_check cannot be 'off'")
+        return self
 
 
 class ClusterConfig(FrozenModel):

@@ -33,9 +33,10 @@ from ferry.update.current import CurrentImage, current_image, write_target_path
 from ferry.update.detect import detect_image
 from ferry.update.edits import build_edit
 from ferry.update.effect import check_effect, rendered_images
+from ferry.update.effect_groups import EffectMemo, effect_key
 from ferry.update.message import ImageChange, render_branch_name, render_template
 from ferry.update.registries import RegistryPool
-from ferry.vcs.pool import RepoPool
+from ferry.vcs.pool import RepoPool, TreeView
 from ferry.vcs.writeback import CommitAuthor, FileEdit, PlannedCommit, write_back
 
 log = logging.getLogger("ferry.updater")
@@ -179,6 +180,7 @@ class Updater:
         cache = self.config.cache_path
         self.registries = RegistryPool(self.config, self.resolver, MetadataCache(cache / "registry"))
         self.repos = RepoPool(self.config, self.resolver, cache / "repos")
+        self.effects = EffectMemo()
 
     def close(self) -> None:
         self.registries.close()
@@ -238,9 +240,7 @@ class Updater:
             elif current.tag is not None:
                 written.append((image, ImageChange(image.alias, image.image.name, current.tag, current.tag)))
         if changed:
-            changed = self._mark_without_effect(
-                app, view.revision, wb.target_kind, kind, target, changed, written
-            )
+            changed = self._mark_without_effect(app, view, wb.target_kind, kind, target, changed, written)
         if self.config.commit.skip_without_effect:
             changed = [(i, c) for i, c in changed if not c.renders_unchanged]
         if not changed:
@@ -277,7 +277,7 @@ class Updater:
     def _mark_without_effect(
         self,
         app: Application,
-        base: str,
+        view: TreeView,
         target_kind: TargetKind,
         kind: SourceType,
         target: str,
@@ -285,6 +285,9 @@ class Updater:
         written: list[tuple[ImageSettings, ImageChange]],
     ) -> list[tuple[ImageSettings, ImageChange]]:
         """``changed`` with each change that leaves the rendered manifests as they were marked."""
+        mode = self.config.commit.effect_check
+        if mode == "off":
+            return changed
         moving = {i for i, _ in changed}
         unchanged = [(i, c) for i, c in written if i not in moving]
         settings_of = {c: i for i, c in changed}
@@ -293,8 +296,11 @@ class Updater:
             pairs = [*((settings_of[c], c) for c in subset), *unchanged]
             return build_edit(app, target_kind, kind, target, pairs)
 
-        clone = self.repos.clone(app.source.repo_url)
-        check = check_effect(app, clone, base, [c for _, c in changed], edit_for, self.tools)
+        base, clone = view.revision, self.repos.clone(app.source.repo_url)
+        key = effect_key(app, view, base, kind, target_kind, target, moving) if mode == "grouped" else None
+        check = self.effects.check(
+            key, lambda: check_effect(app, clone, base, [c for _, c in changed], edit_for, self.tools)
+        )
         flagged = set(check.without_effect)
         return [(i, replace(c, renders_unchanged=True) if c in flagged else c) for i, c in changed]
 
@@ -354,6 +360,7 @@ class Updater:
         ``held`` reading each app's held tags. Any exception of one application, even
         an unexpected one, becomes that application's error outcome and the cycle goes on.
         """
+        self.effects.clear()
         plan_step = plan_step or (lambda app: self.plan(app, held(app) if held else frozenset()))
         write_step = write_step or (lambda group: self.write_group(group, dry_run=dry_run))
         apps, load_errors = self.applications(names)
