@@ -259,6 +259,34 @@ class WorkingClone:
             return self.head_sha()
         return None
 
+    @property
+    def git_dir(self) -> Path:
+        return Path(self._repo.git_dir)
+
+    def head_ref(self) -> str:
+        """The branch ref checked out (``refs/heads/...``)."""
+        return self._git("symbolic-ref", "--quiet", "HEAD").strip()
+
+    def tracked_files(self) -> list[str]:
+        """Every path in the index."""
+        return [p for p in self._git("ls-files", "-z").split("\0") if p]
+
+    def fast_import(self, stream: bytes) -> dict[str, str]:
+        """Feed ``stream`` to ``git fast-import`` and bring the work tree to the new HEAD; its marks.
+
+        The stream must end with ``done`` (``--done``): a cut-off stream then fails whole.
+        """
+        with tempfile.TemporaryDirectory(prefix="ferry-import-") as scratch:
+            marks, source = Path(scratch) / "marks", Path(scratch) / "stream"
+            source.write_bytes(stream)
+            with source.open("rb") as stdin:
+                self._git(
+                    "fast-import", "--quiet", "--done", f"--export-marks={marks}", istream=stdin, env=BASE_ENV
+                )
+            found = dict(line.split(" ", 1) for line in marks.read_text().splitlines() if line)
+        self._git("reset", "--hard", "--quiet", "HEAD")
+        return found
+
     def commit_tree(self, base: str, files: Mapping[str, bytes], message: str = "ferry: preview") -> str:
         """A commit of ``base`` with ``files`` replaced, reachable from no branch; return its SHA.
 

@@ -18,6 +18,7 @@ from ferry.vcs.clone import CommitAuthor, WorkingClone
 from ferry.vcs.credentials import scrub
 from ferry.vcs.paths import resolve_inside
 from ferry.vcs.publish import publish
+from ferry.vcs.series import SeriesCommit, commit_series, needs_work_tree, overlay_edit
 
 __all__ = ["CommitAuthor", "FileEdit", "PlannedCommit", "WriteBackResult", "revert", "write_back"]
 
@@ -89,17 +90,65 @@ def _apply(clone: WorkingClone, planned: PlannedCommit) -> bool:
 def _build_commits(
     clone: WorkingClone, commits: Sequence[PlannedCommit], author: CommitAuthor
 ) -> tuple[dict[str, str | None], dict[str, FerryError]]:
+    if needs_work_tree(clone.tracked_files(), clone.git_dir):
+        return _commit_in_work_tree(clone, commits, author)
+    shas: dict[str, str | None] = {}
+    errors: dict[str, FerryError] = {}
+    overlay: dict[str, tuple[str, bytes]] = {}
+    series: list[SeriesCommit] = []
+    for planned in commits:
+        try:
+            files = _apply_in_memory(clone, planned, overlay)
+        except FerryError as exc:
+            _skipped(planned, exc, shas, errors)
+            continue  # its pending files were never in the overlay: nothing of it rides along
+        shas[planned.key] = None
+        if files:
+            overlay.update(files)
+            series.append(SeriesCommit(planned.key, planned.message, files))
+    shas.update(commit_series(clone, series, author.name, author.email))
+    return shas, errors
+
+
+def _apply_in_memory(
+    clone: WorkingClone, planned: PlannedCommit, overlay: Mapping[str, tuple[str, bytes]]
+) -> dict[str, tuple[str, bytes]]:
+    """One commit's transforms over the work tree as the earlier commits left it; the files it changes."""
+    pending: dict[str, tuple[str, bytes]] = {}
+    for edit in planned.edits:
+        path, mode, current = overlay_edit(
+            clone.path, resolve_inside(clone.path, edit.path), {**overlay, **pending}
+        )
+        new = edit.transform(current)
+        if new is None or new == current:
+            continue
+        if not isinstance(new, bytes):
+            raise TypeError(f"transform for {edit.path!r} returned {type(new).__name__}, not bytes")
+        pending[path] = (mode, new)
+    return pending
+
+
+def _skipped(
+    planned: PlannedCommit, exc: FerryError, shas: dict[str, str | None], errors: dict[str, FerryError]
+) -> None:
+    error = exc.located(application=planned.key) if isinstance(exc, ConfigError) else exc
+    logger.warning("write-back of %s skipped: %s", planned.key, scrub(str(error)))
+    shas[planned.key] = None
+    errors[planned.key] = error
+
+
+def _commit_in_work_tree(
+    clone: WorkingClone, commits: Sequence[PlannedCommit], author: CommitAuthor
+) -> tuple[dict[str, str | None], dict[str, FerryError]]:
+    """Each commit by ``git add`` and ``git commit``: for repos whose attributes filter what is stored."""
     shas: dict[str, str | None] = {}
     errors: dict[str, FerryError] = {}
     for planned in commits:
         try:
             changed = _apply(clone, planned)
         except FerryError as exc:
-            error = exc.located(application=planned.key) if isinstance(exc, ConfigError) else exc
-            logger.warning("write-back of %s skipped: %s", planned.key, scrub(str(error)))
+            _skipped(planned, exc, shas, errors)
             clone.discard_changes()  # nothing of a failed commit may ride along with the next one
-            shas[planned.key] = None
-            errors[planned.key] = error
             continue
         shas[planned.key] = clone.commit_all(planned.message, author) if changed else None
     return shas, errors

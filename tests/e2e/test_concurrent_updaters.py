@@ -4,6 +4,7 @@ once, nothing lost, nothing duplicated."""
 from __future__ import annotations
 
 import subprocess
+import time
 from pathlib import Path
 
 import pytest
@@ -41,14 +42,29 @@ def test_racing_updaters_both_land(tmp_path: Path, registry: RunningRegistry) ->
 
     # Separate caches, so each process has its own clone and the race is on the remote,
     # as between two workers.
-    # The third process updates every app, overlapping both others: its changes must not be committed twice.
     runs = []
-    for index, args in enumerate((["--app", "app-helm-dev"], ["--app", "app-helm-staging"], [])):
+
+    def start(index: int, args: list[str]) -> None:
         env = dict(seed.env, FERRY_CACHE_DIR=str(tmp_path / f"cache-{index}"))
         cmd = [*FERRY, "update", *args, "-v", "--config", str(seed.layout.config)]
         log = tmp_path / f"updater-{index}.log"  # a file, not a pipe: -v output would fill a pipe
         with log.open("wb") as sink:
             runs.append((subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=sink), log))
+
+    start(0, ["--app", "app-helm-dev"])
+    start(1, ["--app", "app-helm-staging"])
+    # The third process updates every app, overlapping the loser's retry: its changes must not be
+    # committed twice. It starts once both others have pushed, so the push held back (and then
+    # rejected) is always one that wrote an app the winner did not, and must be pushed again; had
+    # the all-apps updater won, the loser would rightly find nothing left to push.
+    arrivals_file = seed.bare / "race" / "arrivals"
+    for _ in range(1200):
+        if arrivals_file.exists() and len(arrivals_file.read_text().split()) >= 2:
+            break
+        if any(process.poll() is not None for process, _ in runs):
+            break  # an updater ended before pushing: its log, checked below, says why
+        time.sleep(0.1)
+    start(2, [])
     results = [(process.wait(timeout=300), log.read_text()) for process, log in runs]
     assert [code for code, _ in results] == [0, 0, 0], results
     logs = "\n".join(log for _, log in results)
