@@ -9,6 +9,9 @@ line (``shlex``) and filled in per build. Placeholders:
 ``{image}``        the full reference being built, ``host/repo:tag``
 ``{build_args}``   expands to ``--build-arg K=V`` pairs (must be a whole argument)
 ``{labels}``       expands to ``--label k=v`` pairs, the OCI labels (a whole argument)
+``{annotations}``  expands to ``--annotation k=v`` pairs, the manifest annotations (a whole
+                   argument): ``org.opencontainers.image.created``, so a registry scan reads the
+                   build time from the manifest without fetching the config blob
 ``{storage}``      a scratch directory for this build, removed afterwards
 ``{authfile}``     a 0600 ``auth.json`` with the push credentials (containers/docker format)
 ``{docker_config}`` a directory holding the same file as ``config.json`` (``DOCKER_CONFIG``)
@@ -65,7 +68,7 @@ def log_tail(text: str, secrets: Sequence[str] = (), lines: int = TAIL_LINES) ->
 
 @dataclass(frozen=True, slots=True)
 class BuildRequest:
-    """Everything one build needs. ``labels`` and ``build_args`` are ``(key, value)`` pairs."""
+    """Everything one build needs. ``labels``, ``annotations``, ``build_args``: ``(key, value)`` pairs."""
 
     image: str
     context: Path
@@ -74,6 +77,7 @@ class BuildRequest:
     tls_verify: bool
     build_args: tuple[tuple[str, str], ...] = ()
     labels: tuple[tuple[str, str], ...] = ()
+    annotations: tuple[tuple[str, str], ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -172,8 +176,12 @@ class ImageBuilder:
         lists = {
             "{build_args}": [f"{k}={v}" for k, v in request.build_args],
             "{labels}": [f"{k}={v}" for k, v in request.labels],
+            "{annotations}": [f"{k}={v}" for k, v in request.annotations],
         }
-        argv = expand(template, scalars, lists)
+        try:
+            argv = expand(template, scalars, lists)
+        except ValueError as exc:
+            raise ToolError(f"{step} of {request.image}: {exc}") from None
         env = {
             **os.environ,
             "REGISTRY_AUTH_FILE": str(files["authfile"]),

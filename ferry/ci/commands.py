@@ -19,13 +19,13 @@ __all__ = ["BUILDAH", "DEFAULT_BUILD", "DEFAULT_PUSH", "BuilderCommands", "expan
 _STORAGE = "--root {storage}/root --runroot {storage}/run --storage-driver vfs"
 DEFAULT_BUILD = (
     f"buildah {_STORAGE} bud --isolation chroot --format oci --file {{dockerfile}} "
-    "{build_args} {labels} --tag {image} {context}"
+    "{build_args} {labels} {annotations} --tag {image} {context}"
 )
 DEFAULT_PUSH = (
     f"buildah {_STORAGE} push --authfile {{authfile}} --tls-verify={{tls_verify}} "
     "--digestfile {digestfile} {image}"
 )
-LIST_PLACEHOLDERS = {"{build_args}": "--build-arg", "{labels}": "--label"}
+LIST_PLACEHOLDERS = {"{build_args}": "--build-arg", "{labels}": "--label", "{annotations}": "--annotation"}
 SCALAR_PLACEHOLDERS = frozenset(
     {"context", "dockerfile", "image", "storage", "authfile", "docker_config", "tls_verify", "digestfile"}
 )
@@ -68,7 +68,7 @@ def _parse_command(text: str, which: str) -> tuple[str, ...]:
             if f"{{{name}}}" in LIST_PLACEHOLDERS:
                 raise ValueError(f"{which} command: {{{name}}} must be an argument of its own")
             if name not in SCALAR_PLACEHOLDERS:
-                known = ", ".join(sorted({*SCALAR_PLACEHOLDERS, "build_args", "labels"}))
+                known = ", ".join(sorted({*SCALAR_PLACEHOLDERS, *(p.strip("{}") for p in LIST_PLACEHOLDERS)}))
                 raise ValueError(f"{which} command: unknown placeholder {{{name}}} (known: {known})")
     return tokens
 
@@ -83,11 +83,18 @@ def expand(
 
     >>> expand(["b", "{build_args}", "-t", "{image}"], {"image": "h/r:t"}, {"{build_args}": ["A=1", "B=2"]})
     ['b', '--build-arg', 'A=1', '--build-arg', 'B=2', '-t', 'h/r:t']
+
+    Raises:
+        ValueError: a list item starts with ``-``, which a builder could read as a flag of its own.
     """
     argv: list[str] = []
     for token in command:
         if token in LIST_PLACEHOLDERS:
             for item in lists.get(token, ()):
+                # Items are ``key=value``; a key never starts with "-", so one that does is refused
+                # rather than handed to the builder where it might parse as another flag.
+                if item.startswith("-"):
+                    raise ValueError(f"{token} item {item!r} starts with '-'")
                 argv.extend([LIST_PLACEHOLDERS[token], item])
             continue
         argv.append(_FIELD.sub(lambda m: scalars[m.group(1)], token))

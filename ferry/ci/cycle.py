@@ -185,6 +185,7 @@ class CiBuilder:
                     f"context '{rule.context}'"
                 )
             values = dict(candidate.values)
+            created = rfc3339_now()
             request = BuildRequest(
                 image=candidate.reference,
                 context=context,
@@ -195,8 +196,11 @@ class CiBuilder:
                 labels=(
                     (SOURCE_LABEL, scrub(rule.repo)),
                     (REVISION_LABEL, candidate.sha),
-                    (CREATED_LABEL, rfc3339_now()),
+                    (CREATED_LABEL, created),
                 ),
+                # The same time on the manifest, where a newest-build scan reads it without the
+                # config blob. Ferry formats it itself, so it is always RFC 3339 and never a flag.
+                annotations=((CREATED_LABEL, created),),
             )
             builder = ImageBuilder(self.work_root, rule.commands, timeout=rule.timeout)
             return builder.build(request, log_name=f"{rule.name}-{candidate.tag}")

@@ -182,6 +182,7 @@ def _encode(record: ManifestRecord) -> str:
             "platform": str(record.platform) if record.platform else None,
             "children": [[c.digest, str(c.platform) if c.platform else None] for c in record.children],
             "config_read": record.config_read,
+            "annotated": record.annotated,
         },
         separators=(",", ":"),
     )
@@ -197,4 +198,6 @@ def _decode(digest: str, text: str) -> ManifestRecord:
         platform=Platform.parse(data["platform"]) if data.get("platform") else None,
         children=tuple(IndexChild(d, Platform.parse(p) if p else None) for d, p in data.get("children", [])),
         config_read=bool(data.get("config_read")),
+        # Entries written before annotations were read lack the key: their times came from configs.
+        annotated=bool(data.get("annotated")),
     )

@@ -19,7 +19,7 @@ from concurrent.futures import FIRST_EXCEPTION, Future, ThreadPoolExecutor, wait
 from types import TracebackType
 
 from ferry.errors import NotFoundError, RegistryError
-from ferry.image.platform import Platform, any_matches
+from ferry.image.platform import Platform
 from ferry.image.tags import ImageTag
 from ferry.registry.cache import MetadataCache
 from ferry.registry.fetch import ManifestFetcher
@@ -29,7 +29,17 @@ from ferry.registry.model import (
     check_repository,
     is_valid_tag,
     matching_children,
-    newest_matching_created,
+)
+from ferry.registry.plan import (
+    AfterHead,
+    Excluded,
+    FirstRead,
+    after_head,
+    annotated_index_answer,
+    cached_answer,
+    first_read,
+    image_answer,
+    index_answer,
 )
 from ferry.registry.ratelimit import Throttle
 from ferry.registry.transport import Transport, json_object
@@ -196,9 +206,11 @@ class RegistryClient:
 
         Tags are treated as immutable once seen (as Image Updater does): a known tag
         costs no request unless ``refresh`` is set, which re-validates its digest
-        with one HEAD. ``created`` is the image config's creation time; for an
-        index it is the newest among the children whose platform is in
-        ``platforms``.
+        with one HEAD. ``created`` is the manifest's ``org.opencontainers.image.created``
+        annotation when it carries a valid one, else the image config's creation
+        time; for an index it is the index's own annotation, else the newest among
+        the children whose platform is in ``platforms``. The requests each tag
+        costs are decided in :mod:`ferry.registry.plan`.
 
         Tags are left out of the result when their image has none of the wanted
         platforms (checked when the config or index is read), or when the tag
@@ -218,7 +230,7 @@ class RegistryClient:
                 logger.warning("registry %s: skipping invalid tag %r of '%s'", self.registry, tag, repository)
                 continue
             cached = None if refresh else self._from_cache(known.get(tag), tag, platforms, need_created)
-            if cached is _EXCLUDED:
+            if cached is Excluded.PLATFORM:
                 continue
             if isinstance(cached, ImageTag):
                 results[tag] = _shaped(cached, need_created, need_digest)
@@ -264,33 +276,12 @@ class RegistryClient:
             return {}
         return {str(key): str(value) for key, value in labels.items()}
 
-    # -- per-tag work ---------------------------------------------------------------
+    # -- per-tag work (what to send is decided in ferry.registry.plan) ---------------
 
     def _from_cache(
         self, digest: str | None, tag: str, platforms: tuple[Platform, ...], need_created: bool
-    ) -> ImageTag | object | None:
-        """A cache-only answer: an ImageTag, ``_EXCLUDED``, or ``None`` when the network is needed."""
-        if digest is None:
-            return None
-        record = self.cache.manifest(digest)
-        if record is None:
-            return None
-        if record.kind is ManifestKind.IMAGE:
-            if need_created and not record.config_read:
-                return None
-            return self._image_answer(tag, record, platforms, need_created)
-        chosen = matching_children(record.children, platforms)
-        if not chosen:
-            return _EXCLUDED
-        if not need_created:
-            return ImageTag(tag, digest=digest)
-        children: dict[str, ManifestRecord] = {}
-        for child in chosen:
-            child_record = self.cache.manifest(child.digest)
-            if child_record is None or not child_record.config_read:
-                return None
-            children[child.digest] = child_record
-        return self._index_answer(tag, record, children, platforms)
+    ) -> ImageTag | Excluded | None:
+        return cached_answer(tag, digest, self.cache.manifest, platforms, need_created)
 
     def _fetch_all(
         self,
@@ -328,6 +319,23 @@ class RegistryClient:
                     raise error
             return {futures[f]: f.result() for f in done}
 
+    def _resolve(
+        self, repository: str, tag: str, need_created: bool, refresh: bool, known_digest: str | None
+    ) -> ManifestRecord | str:
+        """The tag's manifest record, or only its digest when a HEAD settled a digest-only read."""
+        if first_read(need_created=need_created, refresh=refresh, known_digest=known_digest) is FirstRead.GET:
+            cached = self.cache.manifest(known_digest) if known_digest else None
+            return cached or self._fetch.manifest(repository, tag)
+        head = self._fetch.head(repository, tag)
+        cached = self.cache.manifest(head.digest) if head.digest else None
+        step = after_head(head, cached, need_created=need_created)
+        if step is AfterHead.CACHED and cached is not None:
+            return cached
+        if step is AfterHead.DIGEST and head.digest is not None:
+            return head.digest
+        # By digest when the HEAD named one: the body is then checked against what the HEAD said.
+        return self._fetch.manifest(repository, head.digest or tag)
+
     def _fetch_tag(
         self,
         repository: str,
@@ -337,51 +345,26 @@ class RegistryClient:
         refresh: bool,
         known_digest: str | None,
     ) -> ImageTag | None:
-        record: ManifestRecord | None = None
-        if refresh:
-            digest = self._fetch.head_digest(repository, tag)
-            record = self.cache.manifest(digest) if digest else None
-            if record is None:
-                record = self._fetch.manifest(repository, tag)
-        else:
-            record = self.cache.manifest(known_digest) if known_digest else None
-            if record is None:
-                record = self._fetch.manifest(repository, tag)
+        resolved = self._resolve(repository, tag, need_created, refresh, known_digest)
+        if isinstance(resolved, str):
+            self.cache.store_tag_digests(self.api_url, repository, {tag: resolved})
+            return ImageTag(tag, digest=resolved)
+        record = resolved
         self.cache.store_tag_digests(self.api_url, repository, {tag: record.digest})
         if record.kind is ManifestKind.IMAGE:
-            if need_created and not record.config_read:
+            if need_created and not record.created_known:
                 record = self._fetch.read_config(repository, record)
-            return _none_if_excluded(self._image_answer(tag, record, platforms, need_created))
+            answer = image_answer(tag, record, platforms, need_created)
+            return answer if isinstance(answer, ImageTag) else None
+        if need_created and record.annotated:
+            return annotated_index_answer(tag, record, platforms)
         chosen = matching_children(record.children, platforms)
         if not chosen:
             return None
         if not need_created:
             return ImageTag(tag, digest=record.digest)
         children = {child.digest: self._fetch.child_record(repository, child) for child in chosen}
-        return self._index_answer(tag, record, children, platforms)
-
-    @staticmethod
-    def _image_answer(
-        tag: str, record: ManifestRecord, platforms: tuple[Platform, ...], need_created: bool
-    ) -> ImageTag | object:
-        if need_created and record.platform is not None and not any_matches(platforms, record.platform):
-            return _EXCLUDED
-        return ImageTag(tag, created=record.created, digest=record.digest)
-
-    @staticmethod
-    def _index_answer(
-        tag: str, record: ManifestRecord, children: dict[str, ManifestRecord], platforms: tuple[Platform, ...]
-    ) -> ImageTag | None:
-        times = {digest: child.created for digest, child in children.items()}
-        matched, created = newest_matching_created(record.children, times, platforms)
-        return ImageTag(tag, created=created, digest=record.digest) if matched else None
-
-
-_EXCLUDED = object()
-
-
-def _none_if_excluded(answer: ImageTag | object) -> ImageTag | None:
-    return answer if isinstance(answer, ImageTag) else None
+        return index_answer(tag, record, children, platforms)
 
 
 def _shaped(tag: ImageTag, need_created: bool, need_digest: bool) -> ImageTag:

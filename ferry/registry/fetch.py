@@ -9,6 +9,7 @@ values and stores those in the metadata cache. The client
 from __future__ import annotations
 
 import hashlib
+import re
 import threading
 from typing import Any
 
@@ -26,9 +27,12 @@ from ferry.registry.model import (
     parse_manifest,
     platform_from_json,
 )
+from ferry.registry.plan import HeadAnswer
 from ferry.registry.transport import Transport, json_object
 
 __all__ = ["ManifestFetcher"]
+
+_SHA256 = re.compile(r"sha256:[0-9a-f]{64}")
 
 
 class ManifestFetcher:
@@ -58,8 +62,8 @@ class ManifestFetcher:
             )
         return response
 
-    def head_digest(self, repository: str, tag: str) -> str | None:
-        """The digest ``tag`` points at now (``Docker-Content-Digest`` of a HEAD), or None if not sent."""
+    def head(self, repository: str, tag: str) -> HeadAnswer:
+        """HEAD a tag's manifest: the digest it points at now and its media type, without the body."""
         response = self.get(
             f"{self.api_url}/v2/{repository}/manifests/{tag}",
             repository,
@@ -67,8 +71,10 @@ class ManifestFetcher:
             method="HEAD",
             accept=MANIFEST_ACCEPT,
         )
-        digest: str | None = response.headers.get("docker-content-digest")
-        return digest
+        digest = response.headers.get("docker-content-digest")
+        # Only a sha256 digest is used: it becomes a URL path and is checked against the body later.
+        usable = digest if isinstance(digest, str) and _SHA256.fullmatch(digest) else None
+        return HeadAnswer(usable, response.headers.get("content-type", ""))
 
     def manifest(self, repository: str, reference: str) -> ManifestRecord:
         """GET a manifest by tag or digest, parse it, and cache the record."""
@@ -126,6 +132,6 @@ class ManifestFetcher:
             record = self.cache.manifest(child.digest)
             if record is None:
                 record = self.manifest(repository, child.digest)
-            if record.kind is ManifestKind.IMAGE and not record.config_read:
+            if record.kind is ManifestKind.IMAGE and not record.created_known:
                 record = self.read_config(repository, record)
             return record

@@ -22,11 +22,20 @@ OCI_INDEX = "application/vnd.oci.image.index.v1+json"
 DOCKER_MANIFEST = "application/vnd.docker.distribution.manifest.v2+json"
 DOCKER_MANIFEST_LIST = "application/vnd.docker.distribution.manifest.list.v2+json"
 
+#: The annotation buildah (``--annotation``) and Ferry's own builds put on a manifest or index.
+CREATED_ANNOTATION = "org.opencontainers.image.created"
+#: Media types whose HEAD alone settles a digest-only read: a single image has no children to
+#: check platforms against, so its digest is all that is needed.
+IMAGE_MANIFEST_TYPES = frozenset({OCI_MANIFEST, DOCKER_MANIFEST})
+
 #: Sent on every manifest HEAD/GET. Distribution answers 404 for an OCI manifest
 #: when the client does not say it understands OCI, so all four are always listed.
 MANIFEST_ACCEPT = ", ".join((OCI_INDEX, OCI_MANIFEST, DOCKER_MANIFEST_LIST, DOCKER_MANIFEST))
 
 _FRACTION = re.compile(r"(\.\d{6})\d+")
+# RFC 3339's date-time, strictly: the annotation is a free-form string whoever pushed the image
+# chose, so a date alone or a time without an offset is not trusted and the config is read instead.
+_RFC3339 = re.compile(r"\d{4}-\d{2}-\d{2}[Tt]\d{2}:\d{2}:\d{2}(?:\.\d+)?(?:[Zz]|[+-]\d{2}:\d{2})")
 # The distribution spec's grammar for repository names and tags.
 _REPOSITORY = re.compile(r"[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*(?:/[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*)*")
 # ASCII only: Python's \w would let "é1" through, which no registry may serve as a tag.
@@ -58,6 +67,10 @@ class ManifestRecord:
     (``config_read`` tells the two apart). For an
     index, ``children`` lists the per-platform manifests; their own records are
     cached under their own digests.
+
+    ``annotated`` says ``created`` came from the manifest's (or index's) own
+    ``org.opencontainers.image.created`` annotation, so no config blob is needed
+    for it; an annotated image's ``platform`` stays unknown (``None``).
     """
 
     digest: str
@@ -67,6 +80,12 @@ class ManifestRecord:
     platform: Platform | None = None
     children: tuple[IndexChild, ...] = ()
     config_read: bool = False
+    annotated: bool = False
+
+    @property
+    def created_known(self) -> bool:
+        """Whether ``created`` is settled: read from the config, or taken from the annotation."""
+        return self.config_read or self.annotated
 
 
 def parse_created(text: object) -> datetime | None:
@@ -95,6 +114,22 @@ def parse_created(text: object) -> datetime | None:
         # The OCI spec requires an offset; a naive value is most plausibly UTC.
         parsed = parsed.replace(tzinfo=UTC)
     return parsed.astimezone(UTC)
+
+
+def annotated_created(annotations: object) -> datetime | None:
+    """The ``org.opencontainers.image.created`` annotation as a UTC time, or None when absent or not RFC 3339.
+
+    >>> annotated_created({CREATED_ANNOTATION: "2024-05-01T10:00:00Z"}).isoformat()
+    '2024-05-01T10:00:00+00:00'
+    >>> annotated_created({CREATED_ANNOTATION: "2024-05-01"}), annotated_created({}), annotated_created(None)
+    (None, None, None)
+    """
+    if not isinstance(annotations, dict):
+        return None
+    text = annotations.get(CREATED_ANNOTATION)
+    if not isinstance(text, str) or not _RFC3339.fullmatch(text.strip()):
+        return None
+    return parse_created(text)
 
 
 def platform_from_json(data: object) -> Platform | None:
@@ -157,7 +192,16 @@ def parse_manifest(digest: str, body: dict[str, Any], content_type: str) -> Mani
     (IndexChild(digest='sha256:c', platform=Platform(os='linux', architecture='amd64', variant='')),)
     >>> parse_manifest("sha256:m", {"config": {"digest": "sha256:cfg"}}, "").config_digest
     'sha256:cfg'
+    >>> parse_manifest("sha256:m", {"config": {"digest": "sha256:cfg"},
+    ...     "annotations": {CREATED_ANNOTATION: "2024-05-01T10:00:00Z"}}, "").created_known
+    True
+
+    The annotation, when present and RFC 3339, is trusted over the config blob, which is
+    then never fetched for ``created``; for an index, the index's own annotation is used
+    (one request per tag) and its children are not read for their times.
     """
+    created = annotated_created(body.get("annotations"))
+    annotated = created is not None
     media_type = str(body.get("mediaType") or content_type.split(";")[0].strip())
     if isinstance(body.get("manifests"), list) or media_type.endswith(("index.v1+json", "list.v2+json")):
         children = tuple(
@@ -165,13 +209,19 @@ def parse_manifest(digest: str, body: dict[str, Any], content_type: str) -> Mani
             for entry in body.get("manifests") or []
             if isinstance(entry, dict) and isinstance(entry.get("digest"), str)
         )
-        return ManifestRecord(digest, ManifestKind.INDEX, children=children)
+        return ManifestRecord(
+            digest, ManifestKind.INDEX, children=children, created=created, annotated=annotated
+        )
     config = body.get("config")
     config_digest = config.get("digest") if isinstance(config, dict) else None
     if not isinstance(config_digest, str):
         # Schema 1 and unusual artifacts carry no config blob: no creation time to read.
-        return ManifestRecord(digest, ManifestKind.IMAGE, config_read=True)
-    return ManifestRecord(digest, ManifestKind.IMAGE, config_digest=config_digest)
+        return ManifestRecord(
+            digest, ManifestKind.IMAGE, created=created, config_read=True, annotated=annotated
+        )
+    return ManifestRecord(
+        digest, ManifestKind.IMAGE, config_digest=config_digest, created=created, annotated=annotated
+    )
 
 
 def check_repository(repository: str) -> None:

@@ -37,8 +37,25 @@ def test_the_update_scale_bench_runs_and_counts_one_tags_list_per_cycle() -> Non
 
 
 def test_the_registry_bench_runs_beside_its_raw_fetch_anchor() -> None:
-    out = _bench("bench/registry_bench.py", "--tags", "20", "--skopeo-sample", "2", "--no-write")
-    # Cold: one tags/list, then a manifest and a config per tag; warm: the tags/list alone.
-    assert re.search(r"^ferry cold: [\d.]+s, 41 requests; warm: [\d.]+s, 1 requests$", out, re.M), out
+    out = _bench(
+        "bench/registry_bench.py", "--tags", "20", "--skopeo-sample", "2", "--repeats", "1", "--no-write"
+    )
+    # Annotated: one tags/list and a manifest per tag, no config blob; warm: the tags/list alone.
+    assert re.search(
+        r"^ferry cold \(annotated\): [\d.]+s, 21 requests; warm: [\d.]+s, 1 requests$", out, re.M
+    ), out
+    assert re.search(r"^  ferry's requests \(annotated\): GET manifest 20, GET tags/list 1$", out, re.M), out
+    # Unannotated: a manifest and a config per tag.
+    assert re.search(
+        r"^ferry cold \(unannotated\): [\d.]+s, 41 requests; warm: [\d.]+s, 1 requests$", out, re.M
+    ), out
+    assert re.search(
+        r"^  ferry's requests \(unannotated\): GET blob 20, GET manifest 20, GET tags/list 1$", out, re.M
+    ), out
+    # Each beside a raw fetch of the same URLs, and skopeo.
+    for variant, urls in (("annotated", 21), ("unannotated", 41)):
+        assert re.search(
+            rf"^raw fetch \({variant}\): {urls} URLs, curl --parallel [\d.]+s, .*ferry/curl = ", out, re.M
+        ), out
+        assert re.search(rf"^skopeo inspect \({variant}\): \d+ ms/tag, 5 requests/tag", out, re.M), out
     assert "Every run below picked the right tag (`build-00001`)" in out, out
-    assert re.search(r"^skopeo inspect: \d+ ms/tag, 5 requests/tag", out, re.M), out
