@@ -3,7 +3,8 @@
 The dry run doubles as the diff (see :mod:`ferry.sync.diff`) and as the safety
 check Argo CD runs before a sync: a real apply starts only when the API server
 accepted every object in a dry run, so an invalid resource never leaves the app
-half-applied.
+half-applied. Objects the listed live state shows in sync with an apply Ferry made
+of today's manifest (:mod:`ferry.sync.listed`) are neither dry-run nor applied.
 """
 
 from __future__ import annotations
@@ -18,8 +19,17 @@ from ferry.errors import ClusterError, ClusterNotFound, ClusterUnavailable
 from ferry.sync.diff import Comparison, compare_app
 from ferry.sync.health import HealthOverride, resource_health, worst
 from ferry.sync.kube import KubeCluster
-from ferry.sync.model import AppDiff, Health, HealthStatus, ResourceKey, ResourceOutcome, SyncStatus
-from ferry.sync.plan import APP_LABEL, app_label_value, is_tracked_by, resource_option, waves
+from ferry.sync.listed import carries_applied_hash, prune_candidates, read_live, selector_of, trusted_in_sync
+from ferry.sync.model import (
+    AppDiff,
+    Health,
+    HealthStatus,
+    ResourceDiff,
+    ResourceKey,
+    ResourceOutcome,
+    SyncStatus,
+)
+from ferry.sync.plan import APP_LABEL, app_label_value, resource_option, waves
 
 logger = logging.getLogger(__name__)
 
@@ -61,47 +71,9 @@ def _missing_namespace_or_kind(exc: ClusterError) -> bool:
 def live_objects(
     cluster: KubeCluster, manifests: Sequence[dict[str, Any]]
 ) -> dict[ResourceKey, dict[str, Any]]:
-    """The live counterpart of each manifest that exists."""
-    found: dict[ResourceKey, dict[str, Any]] = {}
-    for manifest in manifests:
-        key = ResourceKey.of(manifest)
-        try:
-            live = cluster.get(manifest["apiVersion"], key.kind, key.name, key.namespace or None)
-        except ClusterError as exc:
-            if "does not serve" in str(exc):
-                continue  # its CRD comes with this very sync
-            raise
-        if live is not None:
-            found[key] = live
-    return found
-
-
-def prunable(
-    cluster: KubeCluster, app: str, kinds: Sequence[tuple[str, str]], desired: Sequence[dict[str, Any]]
-) -> list[tuple[ResourceKey, dict[str, Any]]]:
-    """Live objects tracked by ``app`` (label and annotation) that ``desired`` no longer holds.
-
-    Only ``kinds`` are searched: those rendered now and those recorded as applied before.
-    """
-    wanted = {ResourceKey.of(m) for m in desired}
-    selector = f"{APP_LABEL}={app_label_value(app)}"
-    leftovers: dict[ResourceKey, dict[str, Any]] = {}
-    for api_version, kind in sorted(set(kinds)):
-        try:
-            listed = cluster.list(api_version, kind, label_selector=selector)
-        except ClusterError as exc:
-            if "does not serve" in str(exc):
-                continue
-            raise
-        for obj in listed:
-            key = ResourceKey.of(obj)
-            if (
-                key not in wanted
-                and is_tracked_by(obj, app)
-                and not (obj.get("metadata") or {}).get("ownerReferences")
-            ):
-                leftovers[key] = obj
-    return sorted(leftovers.items(), key=lambda item: item[0])
+    """The live counterpart of each manifest that exists: a LIST per kind by the app's label, and a
+    GET only for what those miss (see :func:`~ferry.sync.listed.read_live`)."""
+    return dict(read_live(cluster, manifests, selector=selector_of(manifests)).objects)
 
 
 def diff_app(
@@ -113,15 +85,22 @@ def diff_app(
     *,
     force_conflicts: bool = True,
 ) -> AppDiff:
-    """Compare the prepared ``manifests`` with the cluster through a server-side dry-run apply of each.
+    """Compare the prepared ``manifests`` with the cluster's listed state, dry-running only what may differ.
 
-    A refusal of the dry run (an invalid object) does not stop the comparison:
-    the resource is reported OutOfSync with the server's message.
+    The live state comes from one labelled LIST per kind (the same lists find the prune
+    candidates); a listed object that :func:`~ferry.sync.listed.trusted_in_sync` accepts is
+    Synced without a dry run, every other manifest is dry-run applied. A refusal of the dry
+    run (an invalid object) does not stop the comparison: the resource is reported OutOfSync
+    with the server's message.
     """
-    live = live_objects(cluster, manifests)
+    state = read_live(cluster, manifests, selector=f"{APP_LABEL}={app_label_value(app)}", kinds=kinds)
     pairs: list[Comparison] = []
     for manifest in manifests:
         key = ResourceKey.of(manifest)
+        live = state.objects.get(key)
+        if trusted_in_sync(manifest, live):
+            pairs.append((key, live, live, ""))
+            continue
         try:
             predicted: dict[str, Any] = cluster.apply(manifest, dry_run=True, force=force_conflicts)
             error = ""
@@ -129,9 +108,12 @@ def diff_app(
             # A namespace or kind that does not exist yet is no refusal: the diff shows the
             # manifest. A refusal shows only the server's message (compare() drops it).
             predicted, error = manifest, ("" if _missing_namespace_or_kind(exc) else str(exc))
-        pairs.append((key, predicted, live.get(key), error))
-    all_kinds = {*kinds, *((str(m["apiVersion"]), str(m["kind"])) for m in manifests)}
-    return compare_app(app, revision, pairs, prunable(cluster, app, sorted(all_kinds), manifests))
+        pairs.append((key, predicted, live, error))
+    marked = {
+        ResourceKey.of(m) for m in manifests if carries_applied_hash(m, state.objects.get(ResourceKey.of(m)))
+    }
+    leftovers = prune_candidates(state.listed, app, manifests)
+    return compare_app(app, revision, pairs, leftovers, marked=marked)
 
 
 def rejected(diff: AppDiff) -> ClusterError | None:
@@ -183,6 +165,21 @@ def wait_healthy(
         time.sleep(interval)
 
 
+def _not_applied(before: ResourceDiff | None, options: ApplyOptions) -> str:
+    """Why a resource is left alone by the sync ('' when it is applied).
+
+    A Synced resource carrying its applied hash is skipped always: applying it would change
+    nothing, and the history is written all the same. One without the mark (applied before
+    Ferry wrote marks, or its manifest changed in a way the live object does not show) is
+    applied, to write the mark, unless ``ApplyOutOfSyncOnly`` asks for nothing but OutOfSync.
+    """
+    if before is None or before.status is not SyncStatus.SYNCED:
+        return ""
+    if options.apply_out_of_sync_only:
+        return "ApplyOutOfSyncOnly: already synced"
+    return "in sync: not applied" if before.marked else ""
+
+
 def apply_resources(
     cluster: KubeCluster,
     diff: AppDiff,
@@ -203,8 +200,9 @@ def apply_resources(
         for manifest in group:
             key = ResourceKey.of(manifest)
             before = status.get(key)
-            if options.apply_out_of_sync_only and before is not None and before.status is SyncStatus.SYNCED:
-                outcomes.append(ResourceOutcome(key, "unchanged", "ApplyOutOfSyncOnly: already synced"))
+            skipped = _not_applied(before, options)
+            if skipped:
+                outcomes.append(ResourceOutcome(key, "unchanged", skipped))
                 continue
             cluster.apply(manifest, force=options.force_conflicts)
             action = (

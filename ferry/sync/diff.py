@@ -13,12 +13,14 @@ from __future__ import annotations
 import base64
 import copy
 import difflib
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
+from dataclasses import replace
 from typing import Any
 
 import yaml
 
 from ferry.sync.model import AppDiff, ResourceDiff, ResourceKey, SyncStatus
+from ferry.sync.plan import APPLIED_HASH_ANNOTATION
 
 #: metadata the API server writes; never part of what Git asks for.
 SERVER_METADATA = (
@@ -31,10 +33,13 @@ SERVER_METADATA = (
     "deletionTimestamp",
     "deletionGracePeriodSeconds",
 )
-#: Annotations controllers and clients add on their own.
+#: Annotations controllers and clients add on their own, and Ferry's applied hash: it changes with
+#: every change to the manifest, also one the live object does not show (a default spelled out),
+#: and a verdict or a diff line of its own would only repeat what the other lines say.
 SERVER_ANNOTATIONS = (
     "kubectl.kubernetes.io/last-applied-configuration",
     "deployment.kubernetes.io/revision",
+    APPLIED_HASH_ANNOTATION,
 )
 
 
@@ -65,7 +70,7 @@ def _is_secret(obj: Mapping[str, Any] | None) -> bool:
     return obj is not None and obj.get("kind") == "Secret" and obj.get("apiVersion") == "v1"
 
 
-def _secret_data(obj: dict[str, Any]) -> dict[str, Any]:
+def secret_data(obj: dict[str, Any]) -> dict[str, Any]:
     """``data`` with ``stringData`` folded in as the API server would (base64), as Argo CD's
     ``NormalizeSecret`` does, so a dry-run answer and a rendered manifest compare alike."""
     data = dict(obj.get("data") or {}) if isinstance(obj.get("data"), dict) else {}
@@ -96,7 +101,7 @@ def hide_secret_data(
     sides = [dict(obj) if obj is not None else None for obj in (desired, live)]
     if not any(_is_secret(side) for side in sides):
         return sides[0], sides[1]
-    datas = [_secret_data(side) if side is not None else None for side in sides]
+    datas = [secret_data(side) if side is not None else None for side in sides]
     for side in sides:
         if side is not None:
             side.pop("stringData", None)
@@ -180,6 +185,8 @@ def compare_app(
     revision: str,
     pairs: Sequence[Comparison],
     prunable: Sequence[tuple[ResourceKey, Mapping[str, Any]]],
+    *,
+    marked: Collection[ResourceKey] = (),
 ) -> AppDiff:
     """Compare every rendered resource, and list tracked live resources Git no longer renders.
 
@@ -188,8 +195,12 @@ def compare_app(
         revision: The rendered commit.
         pairs: ``(key, predicted, live, error)`` for each rendered resource, in sync order.
         prunable: ``(key, live)`` of resources tracked by the app but not rendered any more.
+        marked: Resources whose live object carries the desired object's applied hash.
     """
-    resources = [compare(key, predicted, live, error) for key, predicted, live, error in pairs]
+    resources = [
+        replace(compare(key, predicted, live, error), marked=key in marked)
+        for key, predicted, live, error in pairs
+    ]
     for key, live in prunable:
         current = normalize(live)
         resources.append(

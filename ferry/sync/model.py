@@ -99,6 +99,8 @@ class ResourceDiff:
         diff: A unified diff of the two as YAML ('' when Synced).
         requires_pruning: Live, tracked by this app, no longer rendered.
         error: Why the server-side dry run refused it ('' when it did not).
+        marked: The live object carries the applied hash of the desired one, so a sync need not
+            apply it again when it is Synced (without the mark it is applied, to write it).
     """
 
     key: ResourceKey
@@ -108,6 +110,7 @@ class ResourceDiff:
     diff: str = ""
     requires_pruning: bool = False
     error: str = ""
+    marked: bool = False
 
     @property
     def action(self) -> str:
@@ -238,7 +241,7 @@ class SyncResult:
         desired and live objects (a Secret's data among them) are dropped.
         """
         resources = tuple(
-            ResourceDiff(r.key, r.status, None, None, r.diff, r.requires_pruning, r.error)
+            ResourceDiff(r.key, r.status, None, None, r.diff, r.requires_pruning, r.error, r.marked)
             for r in self.diff.resources
         )
         return replace(self, diff=AppDiff(self.diff.app, self.diff.revision, resources))

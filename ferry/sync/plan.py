@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import copy
 import hashlib
+import json
 import logging
 from collections.abc import Callable, Iterable, Sequence
 from itertools import groupby
@@ -29,6 +30,10 @@ APP_LABEL = "app.ferry.io/instance"
 #: Proves that an object belongs to an app: ``<app>:<group>/<kind>:<namespace>/<name>``, as Argo CD's
 #: annotation tracking writes it.
 TRACKING_ANNOTATION = "ferry.io/tracking-id"
+#: A hash of the object as Ferry applied it. A live object carrying the hash of today's desired
+#: object was last applied from exactly that object, which lets a diff trust the live state it
+#: listed instead of asking for a dry run (see :mod:`ferry.sync.listed`).
+APPLIED_HASH_ANNOTATION = "ferry.io/applied-hash"
 
 #: gitops-engine's kind order, with CustomResourceDefinition moved up behind Namespace so
 #: that custom resources of the same wave find their kind served.
@@ -94,6 +99,27 @@ def tracking_id(app: str, key: ResourceKey) -> str:
     return f"{app}:{key.tracking_id}"
 
 
+def applied_hash(manifest: dict[str, Any]) -> str:
+    """A hash of ``manifest`` with its own applied-hash annotation left out, so it is stable once written.
+
+    Canonical JSON (sorted keys), so the order a template writes keys in does not matter; any
+    field added, changed or removed changes it.
+
+    >>> a = {"kind": "ConfigMap", "metadata": {"name": "a"}, "data": {"k": "v"}}
+    >>> applied_hash(a) == applied_hash({"metadata": {"name": "a"}, "data": {"k": "v"}, "kind": "ConfigMap"})
+    True
+    >>> applied_hash(a) == applied_hash({"kind": "ConfigMap", "metadata": {"name": "a"}})
+    False
+    """
+    metadata = dict(manifest.get("metadata") or {})
+    annotations = {
+        k: v for k, v in (metadata.get("annotations") or {}).items() if k != APPLIED_HASH_ANNOTATION
+    }
+    metadata["annotations"] = annotations
+    text = json.dumps({**manifest, "metadata": metadata}, sort_keys=True, separators=(",", ":"), default=str)
+    return hashlib.sha256(text.encode()).hexdigest()[:32]
+
+
 def is_tracked_by(obj: dict[str, Any], app: str) -> bool:
     """True when ``obj`` carries this app's tracking annotation for itself (not a copy of another's)."""
     annotations = (obj.get("metadata") or {}).get("annotations") or {}
@@ -147,8 +173,8 @@ def prepare(
     """Copies of the manifests ready to apply, in sync order.
 
     Namespaced objects without a namespace get the destination's (as Argo CD
-    does); hooks are dropped; each object gets the app's label and tracking
-    annotation. Two objects with the same identity are an error.
+    does); hooks are dropped; each object gets the app's label, its tracking
+    annotation and its applied hash. Two objects with the same identity are an error.
 
     Args:
         manifests: Rendered objects.
@@ -184,6 +210,8 @@ def prepare(
         seen.add(key)
         metadata.setdefault("labels", {})[APP_LABEL] = app_label_value(app)
         metadata.setdefault("annotations", {})[TRACKING_ANNOTATION] = tracking_id(app, key)
+        # Last: the hash covers everything the apply sends, the marks above included.
+        metadata["annotations"][APPLIED_HASH_ANNOTATION] = applied_hash(obj)
         prepared.append(obj)
     return sorted(prepared, key=sort_key)
 

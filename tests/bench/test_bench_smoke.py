@@ -59,3 +59,16 @@ def test_the_registry_bench_runs_beside_its_raw_fetch_anchor() -> None:
         ), out
         assert re.search(rf"^skopeo inspect \({variant}\): \d+ ms/tag, 5 requests/tag", out, re.M), out
     assert "Every run below picked the right tag (`build-00001`)" in out, out
+    assert re.search(r"^skopeo inspect: \d+ ms/tag, 5 requests/tag", out, re.M), out
+
+
+@pytest.mark.cluster
+def test_the_sync_bench_runs_and_an_in_sync_app_costs_no_dry_run_and_no_get_per_resource() -> None:
+    out = _bench("bench/sync_bench.py", "--rounds", "1", "--per-kind", "1", "--no-results")
+    calls = dict(re.findall(r"^\| ((?:diff|sync)[^|]*?) \| (\d+ \| \d+ \| \d+ \| \d+) \|$", out, re.M))
+    # get | list | dry run | apply. An in-sync diff: the history GET and one LIST per kind (4 kinds);
+    # an unchanged sync adds the namespace GET, the history update's GET and the health LISTs.
+    assert calls["diff, in sync"] == "1 | 4 | 0 | 0", out
+    assert calls["sync, nothing changed"] == "3 | 8 | 0 | 0", out
+    # One ConfigMap changes: it alone is dry-run and applied.
+    assert calls["sync, 1 of 4 changed"] == "3 | 8 | 1 | 1", out
