@@ -44,7 +44,7 @@ from ferry.config import load_config
 from ferry.devenv.registry import start_registry
 from ferry.devenv.scale import REPOSITORY, ScaleLayout, push_tags, semver_tag, write_scale
 from ferry.ports import NO_PORTS
-from ferry.update.cycle import CycleReport, UpdateStatus
+from ferry.update.outcomes import CycleReport, UpdateStatus
 from tests.registry.servers import LoopbackProxy
 
 

@@ -23,7 +23,7 @@ from rich.table import Table
 from ferry.config import load_config
 from ferry.errors import ConfigError
 from ferry.ports import NO_PORTS
-from ferry.update.cycle import CycleReport, UpdateStatus
+from ferry.update.outcomes import CycleReport, UpdateStatus
 
 app = typer.Typer(
     no_args_is_help=True, add_completion=False, help="Ferry: GitOps CI/CD for Argo CD Applications."

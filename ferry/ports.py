@@ -22,7 +22,8 @@ from ferry.credentials import BlockLoader, CredentialResolver
 from ferry.release.hold_store import HeldTags
 from ferry.sync.clusters import ClusterBlockLoader, ClusterResolver
 from ferry.sync.engine import SyncEngine
-from ferry.update.cycle import CycleReport, Updater
+from ferry.update.cycle import Updater
+from ferry.update.outcomes import CycleReport
 
 
 @dataclass(frozen=True, slots=True)

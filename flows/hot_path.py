@@ -36,7 +36,7 @@ from blocks.ports import PORTS
 from ferry.ci.events import IMAGE_PUSHED_EVENT
 from ferry.config import load_config
 from ferry.release.holds import auto_sync_unless_held
-from ferry.update.cycle import UpdateStatus
+from ferry.update.outcomes import UpdateStatus
 from flows.image_update import emit_image_updated, resource_labels
 from flows.logging import forward_ferry_logs
 from flows.runs import config_path

@@ -1,4 +1,11 @@
-"""Tasks of the image update stage."""
+"""Tasks of the image update stage.
+
+Detection runs one task per batch (the applications of one repository revision, see
+:mod:`ferry.update.batch`), because a task per application cost more in Prefect's
+engine than the planning itself. The per-application task is kept for the members of
+a batch whose error was transient: it alone retries, so retries stay transient-only
+and never repeat an application that was planned.
+"""
 
 from __future__ import annotations
 
@@ -7,8 +14,19 @@ from prefect.cache_policies import NO_CACHE
 
 from ferry.argocd.application import Application
 from ferry.release.hold_store import HeldTags
-from ferry.update.cycle import AppOutcome, AppPlan, Updater, WriteGroup
+from ferry.update.batch import Batch
+from ferry.update.cycle import Updater
+from ferry.update.outcomes import AppOutcome, AppPlan, PlanResult, WriteGroup, attempt_each
 from tasks.retry import RETRYING
+
+
+@task(name="detect-image-updates-batch", cache_policy=NO_CACHE, task_run_name="detect {batch.label}")
+def detect_batch(updater: Updater, batch: Batch, holds: HeldTags) -> list[PlanResult]:
+    """Plan every application of ``batch``; each result is a plan, None (no image-list) or that app's error.
+
+    Not retried as a whole: a member's transient error is retried by :func:`detect_updates`.
+    """
+    return attempt_each(lambda app: updater.plan(app, holds.for_app(app)), batch.apps)
 
 
 @task(

@@ -12,7 +12,6 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
-from enum import StrEnum
 from pathlib import Path
 
 from ferry.argocd.annotations import (
@@ -35,134 +34,23 @@ from ferry.update.edits import build_edit
 from ferry.update.effect import check_effect, rendered_images
 from ferry.update.effect_groups import EffectMemo, effect_key
 from ferry.update.message import ImageChange, render_branch_name, render_template
+from ferry.update.outcomes import (
+    AppOutcome,
+    AppPlan,
+    CycleReport,
+    PlanResult,
+    UpdateStatus,
+    WriteGroup,
+    attempt_each,
+    error_text,
+    group_plans,
+    unchanged_outcomes,
+)
 from ferry.update.registries import RegistryPool
 from ferry.vcs.pool import RepoPool, TreeView
 from ferry.vcs.writeback import CommitAuthor, FileEdit, PlannedCommit, write_back
 
 log = logging.getLogger("ferry.updater")
-
-
-def _error_text(exc: BaseException) -> str:
-    return f"{type(exc).__name__}: {exc}"
-
-
-class UpdateStatus(StrEnum):
-    UPDATED = "updated"
-    UNCHANGED = "unchanged"
-    DRY_RUN = "dry-run"
-    SKIPPED = "skipped"
-    ERROR = "error"
-
-
-@dataclass(frozen=True, slots=True)
-class AppPlan:
-    """What one application needs: the image changes and the commit that writes them."""
-
-    app: str
-    repo_url: str
-    base_branch: str | None
-    write_branch: str | None
-    target: str
-    changes: tuple[ImageChange, ...]
-    commit: PlannedCommit | None
-    credentials: str | None = None  # the write-back-method's secret reference, if any
-
-
-@dataclass(frozen=True, slots=True)
-class AppOutcome:
-    """The result for one application, as shown in the CLI's JSON and the flow's artifact."""
-
-    app: str
-    status: UpdateStatus
-    changes: tuple[ImageChange, ...] = ()
-    repo: str | None = None
-    branch: str | None = None
-    target: str | None = None
-    commit: str | None = None
-    error: str | None = None
-
-    @property
-    def warnings(self) -> tuple[str, ...]:
-        """One line per image change whose write-back changes nothing the app renders."""
-        return tuple(
-            f"{c.new_ref}: the write-back changes nothing {self.app} renders "
-            "(no manifest reads the values the annotations name)"
-            for c in self.changes
-            if c.renders_unchanged
-        )
-
-    def as_dict(self) -> dict[str, object]:
-        return {
-            "app": self.app,
-            "status": self.status.value,
-            "repo": self.repo,
-            "branch": self.branch,
-            "target": self.target,
-            "commit": self.commit,
-            "error": self.error,
-            "warnings": list(self.warnings),
-            "changes": [c.as_dict() for c in self.changes],
-        }
-
-
-@dataclass(frozen=True, slots=True)
-class WriteGroup:
-    """Plans that go out in one push: same repository, same base and write branch."""
-
-    repo_url: str
-    base_branch: str | None
-    write_branch: str | None
-    plans: tuple[AppPlan, ...]
-
-    def failed(self, exc: BaseException) -> list[AppOutcome]:
-        return [
-            AppOutcome(
-                p.app,
-                UpdateStatus.ERROR,
-                p.changes,
-                self.repo_url,
-                self.write_branch or self.base_branch,
-                p.target,
-                error=_error_text(exc),
-            )
-            for p in self.plans
-        ]
-
-
-def group_plans(plans: Sequence[AppPlan]) -> list[WriteGroup]:
-    """Group the plans that have something to commit by repository and branches, keeping their order."""
-    groups: dict[tuple[str, str | None, str | None], list[AppPlan]] = {}
-    for plan in plans:
-        if plan.commit is not None:
-            groups.setdefault((plan.repo_url, plan.base_branch, plan.write_branch), []).append(plan)
-    return [WriteGroup(url, base, branch, tuple(items)) for (url, base, branch), items in groups.items()]
-
-
-def unchanged_outcomes(plans: Sequence[AppPlan]) -> list[AppOutcome]:
-    """Outcomes for the plans with nothing to commit."""
-    return [
-        AppOutcome(p.app, UpdateStatus.UNCHANGED, repo=p.repo_url, target=p.target)
-        for p in plans
-        if p.commit is None
-    ]
-
-
-@dataclass(frozen=True, slots=True)
-class CycleReport:
-    """Counters plus the change list, like Image Updater's result."""
-
-    outcomes: tuple[AppOutcome, ...]
-
-    def count(self, status: UpdateStatus) -> int:
-        return sum(1 for o in self.outcomes if o.status is status)
-
-    @property
-    def errors(self) -> int:
-        return self.count(UpdateStatus.ERROR)
-
-    @property
-    def images_updated(self) -> int:
-        return sum(len(o.changes) for o in self.outcomes if o.status is UpdateStatus.UPDATED)
 
 
 @dataclass
@@ -328,7 +216,7 @@ class Updater:
                         plan.app,
                         UpdateStatus.ERROR,
                         plan.changes,
-                        error=_error_text(result.errors[plan.app]),
+                        error=error_text(result.errors[plan.app]),
                         **common,
                     )
                 )
@@ -349,19 +237,21 @@ class Updater:
         names: Sequence[str] | None = None,
         *,
         dry_run: bool = False,
-        plan_step: Callable[[Application], AppPlan | None] | None = None,
+        plan_all: Callable[[Sequence[Application]], Sequence[PlanResult]] | None = None,
         write_step: Callable[[WriteGroup], list[AppOutcome]] | None = None,
         held: Callable[[Application], frozenset[str]] | None = None,
     ) -> CycleReport:
         """Plan every application, then write each repository's plans in one push.
 
-        The Prefect flow passes its tasks as ``plan_step``/``write_step`` so each
+        The Prefect flow passes its tasks as ``plan_all``/``write_step`` so each
         step shows and retries on its own; the CLI uses the methods directly, with
         ``held`` reading each app's held tags. Any exception of one application, even
         an unexpected one, becomes that application's error outcome and the cycle goes on.
         """
         self.effects.clear()
-        plan_step = plan_step or (lambda app: self.plan(app, held(app) if held else frozenset()))
+        plan_all = plan_all or (
+            lambda batch: attempt_each(lambda app: self.plan(app, held(app) if held else frozenset()), batch)
+        )
         write_step = write_step or (lambda group: self.write_group(group, dry_run=dry_run))
         apps, load_errors = self.applications(names)
         outcomes = [
@@ -369,14 +259,11 @@ class Updater:
             for e in load_errors
         ]
         plans: list[AppPlan] = []
-        for app in apps:
-            try:
-                plan = plan_step(app)
-            except Exception as exc:  # noqa: BLE001 - one app's failure, whatever it is, must not stop the others
-                self._log_failure(f"application {app.name}", exc)
-                outcomes.append(AppOutcome(app.name, UpdateStatus.ERROR, error=_error_text(exc)))
-                continue
-            if plan is None:
+        for app, plan in zip(apps, plan_all(apps), strict=True):
+            if isinstance(plan, Exception):
+                self._log_failure(f"application {app.name}", plan)
+                outcomes.append(AppOutcome(app.name, UpdateStatus.ERROR, error=error_text(plan)))
+            elif plan is None:
                 outcomes.append(AppOutcome(app.name, UpdateStatus.SKIPPED, error="no image-list annotation"))
             else:
                 plans.append(plan)
@@ -387,6 +274,8 @@ class Updater:
             except Exception as exc:  # noqa: BLE001 - a failed push fails only its repository's applications
                 self._log_failure(f"write-back to {group.repo_url}", exc)
                 outcomes.extend(group.failed(exc))
+        if self.effects.shared:
+            log.info("effect check: %d application(s) answered by their group's render", self.effects.shared)
         order = {a.name: i for i, a in enumerate(apps)}
         return CycleReport(tuple(sorted(outcomes, key=lambda o: order.get(o.app, -1))))
 

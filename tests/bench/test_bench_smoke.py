@@ -71,3 +71,27 @@ def test_the_sync_bench_runs_and_an_in_sync_app_costs_no_dry_run_and_no_get_per_
     assert calls["sync, nothing changed"] == "3 | 8 | 0 | 0", out
     # One ConfigMap changes: it alone is dry-run and applied.
     assert calls["sync, 1 of 4 changed"] == "3 | 8 | 1 | 1", out
+
+
+def test_the_flow_bench_runs_the_flow_beside_the_cli_with_one_detection_task_per_repo(
+    prefect_harness: str,
+) -> None:
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
+    done = subprocess.run(
+        [sys.executable, "bench/flow_scale.py", *"--apps 3 --update-apps 3 --tags 3 --repeat 1".split()],
+        cwd=ROOT,
+        env={**env, "PREFECT_API_URL": prefect_harness},  # the session's server, not a second one
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
+    )
+    assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-3000:]
+    out, logs = done.stdout, done.stdout + done.stderr
+    noop = r"^\s+no-op \(3 apps\): flow +[\d.]+s, cli +[\d.]+s, ratio [\d.]+ \(3 unchanged\)$"
+    assert re.search(noop, out, re.M), out
+    assert re.search(r"^\s+update \(3 commits\): flow .* \(3 updated\)$", out, re.M), out
+    # Detection ran as one task for the repository, not one per application.
+    batch = r"Task run 'detect 3 apps in file://\S+@main' - Finished in state Completed"
+    assert re.search(batch, logs), logs[-3000:]
+    assert "Task run 'detect app-" not in logs, logs[-3000:]

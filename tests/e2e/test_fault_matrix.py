@@ -45,7 +45,8 @@ from ferry.registry import RegistryClient
 from ferry.sandbox.cluster import Sandbox
 from ferry.sync.engine import SyncEngine
 from ferry.sync.model import HealthStatus, SyncStatus
-from ferry.update.cycle import Updater, UpdateStatus
+from ferry.update.cycle import Updater
+from ferry.update.outcomes import UpdateStatus
 from tests.e2e.seedenv import NEW_BUILD, OLD_BUILD, build_seed
 from tests.fixtures.git import BareRepo, BareRepoFactory, GitHttpServer
 from tests.fixtures.registry import RunningRegistry

@@ -38,7 +38,8 @@ from ferry.sandbox.cluster import Sandbox
 from ferry.sandbox.crds import custom_resource_definition, install_crds
 from ferry.sync.engine import SyncEngine
 from ferry.sync.model import HealthStatus, SyncStatus
-from ferry.update.cycle import Updater, UpdateStatus
+from ferry.update.cycle import Updater
+from ferry.update.outcomes import UpdateStatus
 from flows.image_update import image_update
 
 pytestmark = [pytest.mark.cluster, pytest.mark.registry, pytest.mark.slow]

@@ -13,7 +13,8 @@ import yaml
 from ferry.config import parse_config
 from ferry.devenv.oci import OciPusher
 from ferry.devenv.seed import create_repo
-from ferry.update.cycle import Updater, UpdateStatus
+from ferry.update.cycle import Updater
+from ferry.update.outcomes import UpdateStatus
 from tests.fixtures.registry import RunningRegistry
 
 pytestmark = pytest.mark.registry

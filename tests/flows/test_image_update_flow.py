@@ -24,6 +24,8 @@ from tests.fixtures.registry import RunningRegistry
 
 pytestmark = pytest.mark.registry
 
+ENVS = ("dev", "staging", "production")
+
 
 @pytest.fixture
 def captured_events(prefect_harness: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[EventsWorker]:
@@ -85,6 +87,20 @@ def test_flow_reports_each_app_emits_events_and_publishes_artifact(
     rows = json.loads(artifact.data)  # a table artifact's data reads back as a JSON string
     assert {(r["app"], r["new"]) for r in rows if r["status"] == "updated"} >= {("app-helm-dev", "v3-5a7147")}
     assert any(r["app"] == "broken" and r["status"] == "error" for r in rows)
+
+    # Detection is one task for the repository revision all four apps read; the broken
+    # app's error is permanent, so no per-app task retried it (ferry.update.batch).
+    # Task runs reach the server as events; the fixture keeps them in memory.
+    captured_events.drain()
+    names = sorted(
+        {
+            e.resource["prefect.resource.name"]
+            for e in captured_events._client.events  # type: ignore[attr-defined]
+            if e.event in ("prefect.task-run.Completed", "prefect.task-run.Failed")
+        }
+    )
+    assert names == [f"detect 4 apps in {seed.layout.repo_url}@main", f"write back to {seed.layout.repo_url}"]
+    assert len(rows) >= 4 and {r["app"] for r in rows} == {"broken", *(f"app-helm-{e}" for e in ENVS)}
 
     # The core's own log lines reach the run's log in the UI, not only the console.
     APILogWorker.drain_all()

@@ -14,7 +14,8 @@ from ferry.config import load_config
 from ferry.devenv.registry import RunningRegistry
 from ferry.release.holds import auto_sync_unless_held, get_hold
 from ferry.sandbox.cluster import Sandbox
-from ferry.update.cycle import Updater, UpdateStatus
+from ferry.update.cycle import Updater
+from ferry.update.outcomes import UpdateStatus
 from flows.rollback import rollback
 from tests.release.world import NEW_BUILD, NEWER_BUILD, ReleaseWorld, build_world
 

@@ -40,7 +40,7 @@ from ferry.devenv.registry import RunningRegistry
 from ferry.devenv.seed import ENVIRONMENTS, IMAGES, application, create_deploy_repo
 from ferry.sandbox.cluster import Sandbox
 from ferry.sync.engine import SyncEngine
-from ferry.update.cycle import CycleReport
+from ferry.update.outcomes import CycleReport
 
 OLD_BUILD = datetime(2023, 7, 1, tzinfo=UTC)
 NEW_BUILD = datetime(2023, 7, 19, 7, 35, tzinfo=UTC)

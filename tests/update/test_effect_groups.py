@@ -7,6 +7,7 @@ registry, git and helm, counting the renders the effect check asks for.
 from __future__ import annotations
 
 import copy
+import logging
 import uuid
 from pathlib import Path
 from typing import Any
@@ -22,10 +23,10 @@ from ferry.config import CommitConfig, load_config
 from ferry.devenv.scale import CHART, _application, push_tags, semver_tag, write_scale
 from ferry.devenv.seed import UPDATER
 from ferry.ports import NO_PORTS
-from ferry.update.cycle import UpdateStatus
 from ferry.update.effect import EffectCheck
 from ferry.update.effect_groups import EffectKey, EffectMemo, effect_key
 from ferry.update.message import ImageChange
+from ferry.update.outcomes import UpdateStatus
 from tests.fixtures.registry import RunningRegistry
 
 IMAGE = "registry.local/scale/echo"
@@ -180,7 +181,12 @@ def _unread_tag(document: dict[str, Any]) -> None:
 # twice for its own check; the others render twice for the group, or twice each.
 @pytest.mark.parametrize(("mode", "renders"), [("grouped", 2 + 3), ("exact", 2 * APPS + 1)])
 def test_a_cycle_renders_once_per_group_and_each_no_effect_alone(
-    tmp_path: Path, registry: RunningRegistry, monkeypatch: pytest.MonkeyPatch, mode: str, renders: int
+    tmp_path: Path,
+    registry: RunningRegistry,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+    mode: str,
+    renders: int,
 ) -> None:
     repository = f"ferry-test/effect-{uuid.uuid4().hex[:12]}"
     push_tags(registry.url, [semver_tag(0)], repository)
@@ -209,7 +215,15 @@ def test_a_cycle_renders_once_per_group_and_each_no_effect_alone(
         return real(app, *args, **kwargs)
 
     monkeypatch.setattr(effect, "render_application", counted)
-    report = NO_PORTS.update_cycle(load_config(layout.config))
+    with caplog.at_level(logging.INFO, logger="ferry.updater"):
+        report = NO_PORTS.update_cycle(load_config(layout.config))
+    # Grouped: one of the 11 alike apps renders, the other 10 take its answer (app-0005 is alone).
+    answered = [r.getMessage() for r in caplog.records if "answered by their group" in r.getMessage()]
+    assert answered == (
+        [f"effect check: {APPS - 2} application(s) answered by their group's render"]
+        if mode == "grouped"
+        else []
+    )
     assert [o.status for o in report.outcomes] == [UpdateStatus.UPDATED] * APPS
     flagged = [o.app for o in report.outcomes if any(c.renders_unchanged for c in o.changes)]
     assert flagged == ["app-0005"]

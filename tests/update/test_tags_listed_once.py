@@ -14,7 +14,7 @@ import pytest
 from ferry.config import load_config
 from ferry.devenv.scale import push_tags, semver_tag, write_scale
 from ferry.ports import NO_PORTS
-from ferry.update.cycle import UpdateStatus
+from ferry.update.outcomes import UpdateStatus
 from tests.fixtures.registry import RunningRegistry
 from tests.registry.servers import LoopbackProxy
 
