@@ -25,6 +25,7 @@ from dataclasses import dataclass
 from ferry.argocd.application import Application
 from ferry.errors import is_transient
 from ferry.update.outcomes import AppPlan, PlanResult
+from ferry.vcs.credentials import scrub
 
 #: Planning one application: its plan, or None without an image-list annotation; raises its error.
 PlanStep = Callable[[Application], AppPlan | None]
@@ -40,9 +41,13 @@ class Batch:
 
     @property
     def label(self) -> str:
-        """How the batch's task is named in the UI: ``12 apps in <repo>@<revision>``."""
+        """How the batch's task is named in the UI: ``12 apps in <repo>@<revision>``.
+
+        The URL comes from an Application and is named before planning could refuse a
+        ``user:pass@`` in it, so any password is masked here.
+        """
         count = len(self.apps)
-        return f"{count} app{'s' if count != 1 else ''} in {self.repo_url}@{self.revision}"
+        return f"{count} app{'s' if count != 1 else ''} in {scrub(self.repo_url)}@{self.revision}"
 
 
 def batches(apps: Iterable[Application]) -> list[Batch]:

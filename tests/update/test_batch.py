@@ -42,6 +42,11 @@ def test_batches_group_by_repository_and_revision_in_load_order() -> None:
     assert got[1].label == "1 app in https://git.example/deploy.git@v2"
 
 
+def test_a_password_in_a_repo_url_never_reaches_the_task_name() -> None:
+    (batch,) = batches([app("a", repo="https://bot:hunter2@git.example/deploy.git")])
+    assert batch.label == "1 app in https://bot:***@git.example/deploy.git@main"
+
+
 def test_one_apps_exception_is_its_result_and_the_batch_goes_on() -> None:
     def plan(a: Application) -> AppPlan | None:
         if a.name == "bad":
