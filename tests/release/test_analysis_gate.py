@@ -32,6 +32,17 @@ METRIC = {
     "count": 3,
 }
 
+#: The native canary's calls after the sync gate when the analysis approves both steps alone.
+AUTO_APPROVED = [
+    "analyse step 1",
+    "approve step 1",
+    "analyse step 2",
+    "approve step 2",
+    "sync(wait=True)",
+    "finish canary",
+    "release hold",
+]
+
 
 @pytest.mark.parametrize(
     ("phase", "auto_approve", "action"),
@@ -174,15 +185,7 @@ def test_a_passing_analysis_with_auto_approve_approves_each_step_without_asking(
     assert [d.approver for d in steps.recorded] == [ANALYSIS_APPROVER, ANALYSIS_APPROVER]
     assert all(d.approved and "Analysis Successful" in d.comment for d in steps.recorded)
     names = [c[0] for c in steps.calls]
-    assert names[names.index("analyse step 1") :] == [
-        "analyse step 1",
-        "approve step 1",
-        "analyse step 2",
-        "approve step 2",
-        "sync(wait=True)",
-        "finish canary",
-        "release hold",
-    ]
+    assert names[names.index("analyse step 1") :] == AUTO_APPROVED
 
 
 @pytest.mark.parametrize("provider", ["native", "argo"])
