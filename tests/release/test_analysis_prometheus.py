@@ -92,11 +92,15 @@ def _promote(steps: PrefectSteps, resolved: ResolvedRelease) -> str:
     return promote_environment(steps, resolved, "production", []).revision
 
 
-def _artifacts(prefix: str) -> list[Any]:
+def _artifacts(state: Any, prefix: str) -> list[Any]:
+    """This run's artifacts whose key starts with ``prefix`` (the keys repeat across these tests' runs)."""
     from prefect.client.orchestration import get_client
 
+    run = state.state_details.flow_run_id
     with get_client(sync_client=True) as client:
-        return [a for a in client.read_artifacts() if (a.key or "").startswith(prefix)]
+        return [
+            a for a in client.read_artifacts() if (a.key or "").startswith(prefix) and a.flow_run_id == run
+        ]
 
 
 def _run(metrics: Metrics, success: int, error: int, auto_approve: bool) -> tuple[PrefectSteps, Any]:
@@ -112,10 +116,10 @@ def test_a_passing_analysis_auto_approves_every_step(prefect_harness: str, metri
     names = [c[0] for c in steps.calls]
     assert names[names.index("analyse step 1") :] == AUTO_APPROVED
     assert steps.questions == ["Sync production?"]  # no canary gate asked anyone
-    tables = _artifacts("analysis-production-")
+    tables = _artifacts(state, "analysis-production-")
     assert tables and all("Analysis Successful" in (t.description or "") for t in tables)
     assert any("[0.99]" in str(t.data) for t in tables)
-    decisions = _artifacts("gate-canary-production-")
+    decisions = _artifacts(state, "gate-canary-production-")
     assert decisions and all(f"**by:** {ANALYSIS_APPROVER}" in str(d.data) for d in decisions)
 
 
@@ -136,7 +140,7 @@ def test_an_inconclusive_analysis_asks_with_the_evidence(prefect_harness: str, m
     # It asked, and nobody answered within the 2 s gate_timeout (Prefect fails a pause nobody resumed).
     assert state.is_failed(), state.message
     assert steps.questions == ["Sync production?", "Approve canary step 1/2 (traffic n/a, replicas n/a)?"]
-    gates = [g for g in _artifacts("gate-canary-production-") if "timed out" in str(g.data)]
+    gates = [g for g in _artifacts(state, "gate-canary-production-") if "timed out" in str(g.data)]
     assert gates, "the timed-out gate recorded no decision"
     text = str(gates[-1].data)
     assert "Analysis Inconclusive: success-rate Inconclusive (0/1 successful: [0.9])" in text, text
