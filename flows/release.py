@@ -53,7 +53,7 @@ from flows.gates import GateSettings, ask, publish_once, record_decision
 from flows.logging import forward_ferry_logs
 from flows.runs import config_path, promote_run_name, release_run_name, rename_run
 from flows.sync import diff_markdown, initiator, open_engine
-from tasks.analysis import analyse, soak
+from tasks.analysis import analyse, healthy_since, soak
 from tasks.release import (
     canary_approve,
     canary_finish,
@@ -145,6 +145,9 @@ class FlowSteps:
 
     def clock(self) -> datetime:
         return datetime.now(UTC)
+
+    def healthy_since(self, app: str, step: CanaryStep) -> datetime:
+        return healthy_since(app, step)
 
     def soak(self, app: str, step: CanaryStep, until: datetime) -> None:
         soak(app, step, until)

@@ -18,6 +18,13 @@ from ferry.schema.releases import AnalysisConfig
 from tasks.release import ONCE
 
 
+# Once per run and step: a run re-executed after a suspension must not soak the step again.
+@task(name="step-healthy", task_run_name="{app} healthy at step {step.index}", **ONCE)
+def healthy_since(app: str, step: CanaryStep) -> datetime:
+    """When the step was first seen paused (healthy), in this run."""
+    return datetime.now(UTC)
+
+
 @task(name="soak", cache_policy=NO_CACHE, task_run_name="soak {app} at step {step.index}")
 def soak(app: str, step: CanaryStep, until: datetime) -> None:
     """Wait until ``until``; a run re-executed after it passes returns at once."""

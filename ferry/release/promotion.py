@@ -88,6 +88,7 @@ class ReleaseSteps(Protocol):
     def quick_rollback(self, target: AppTarget) -> Any: ...
     def release_hold(self, target: AppTarget) -> bool: ...
     def clock(self) -> datetime: ...
+    def healthy_since(self, app: str, step: CanaryStep) -> datetime: ...
     def soak(self, app: str, step: CanaryStep, until: datetime) -> None: ...
     def analyse(
         self, app: str, env: str, step: CanaryStep, revision: str, analysis: AnalysisConfig
@@ -153,8 +154,8 @@ def promote_environment(
         steps.sync(target, pinned.sha, wait=provider is None)
     if provider is not None:
         while (step := steps.canary_wait(provider, app, canary.step_timeout)) is not None:
-            # The pause is where the step is healthy: its soak counts from here.
-            healthy_at = steps.clock()
+            # The pause is where the step is healthy: its soak counts from the first time it was seen.
+            healthy_at = steps.healthy_since(app, step)
             question = canary_question(env, app, pinned.sha, step, moved)
             try:
                 policy = canary.policy(step.index)

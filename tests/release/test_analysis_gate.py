@@ -145,6 +145,9 @@ class AnalysedSteps(Steps):
     def clock(self) -> datetime:
         return self.now
 
+    def healthy_since(self, app: str, step: CanaryStep) -> datetime:
+        return self.now
+
     def soak(self, app: str, step: CanaryStep, until: datetime) -> None:
         self.soaked.append(until)
         self.now = max(self.now, until)

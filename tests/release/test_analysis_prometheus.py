@@ -9,6 +9,7 @@ flow on the sandbox is not run here.
 
 from __future__ import annotations
 
+import time
 from datetime import datetime
 from typing import Any, cast
 
@@ -41,6 +42,9 @@ class PrefectSteps(Steps):
 
     def clock(self) -> datetime:
         return self.flow.clock()
+
+    def healthy_since(self, app: str, step: CanaryStep) -> datetime:
+        return self.flow.healthy_since(app, step)
 
     def soak(self, app: str, step: CanaryStep, until: datetime) -> None:
         self.flow.soak(app, step, until)
@@ -145,3 +149,18 @@ def test_an_inconclusive_analysis_asks_with_the_evidence(prefect_harness: str, m
     text = str(gates[-1].data)
     assert "Analysis Inconclusive: success-rate Inconclusive (0/1 successful: [0.9])" in text, text
     assert "Soaked 1s healthy" in text or "Soaked 2s healthy" in text
+
+
+@flow(name="healthy-since-test")
+def _healthy_twice() -> tuple[datetime, datetime, datetime]:
+    steps = PrefectSteps(GateSettings(timeout=1, release="echo"))
+    first = steps.healthy_since("echo", CanaryStep(1, 2))
+    time.sleep(0.05)
+    return first, steps.healthy_since("echo", CanaryStep(1, 2)), steps.healthy_since("echo", CanaryStep(2, 2))
+
+
+def test_a_step_is_healthy_since_it_was_first_seen_so_a_re_execution_does_not_soak_again(
+    prefect_harness: str,
+) -> None:
+    first, again, next_step = _healthy_twice()
+    assert again == first and next_step > first

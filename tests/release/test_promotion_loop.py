@@ -130,6 +130,9 @@ class Steps:
     def clock(self) -> datetime:
         return datetime.now(UTC)
 
+    def healthy_since(self, app: str, step: CanaryStep) -> datetime:
+        return self.clock()
+
     def soak(self, app: str, step: CanaryStep, until: datetime) -> None:
         self._call(f"soak step {step.index}", app)
 
