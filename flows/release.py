@@ -16,11 +16,13 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
 
 from prefect import flow, get_run_logger
 from prefect.states import Cancelled, Completed, Failed, State  # type: ignore[attr-defined]
 
+from ferry.analysis.model import AnalysisOutcome
 from ferry.config import load_config
 from ferry.errors import FerryError, GateStopped, Rejected
 from ferry.release import pipeline
@@ -28,6 +30,7 @@ from ferry.release.canary import CanaryProvider
 from ferry.release.gates import (
     CanaryStep,
     CheckResult,
+    GateDecision,
     GateQuestion,
     ImageMove,
     WriteBack,
@@ -36,14 +39,21 @@ from ferry.release.gates import (
 )
 from ferry.release.pipeline import ResolvedRelease
 from ferry.release.promotion import Promoted, ValidationFailed, promote_environment, run_release
-from ferry.schema.releases import CanaryConfig, EnvironmentConfig, ReleaseConfig, ValidationCheck
+from ferry.schema.releases import (
+    AnalysisConfig,
+    CanaryConfig,
+    EnvironmentConfig,
+    ReleaseConfig,
+    ValidationCheck,
+)
 from ferry.sync.engine import SyncEngine
 from ferry.sync.model import AppDiff, Initiator
 from ferry.sync.target import AppStatus, AppTarget
-from flows.gates import GateSettings, ask, publish_once
+from flows.gates import GateSettings, ask, publish_once, record_decision
 from flows.logging import forward_ferry_logs
 from flows.runs import config_path, promote_run_name, release_run_name, rename_run
 from flows.sync import diff_markdown, initiator, open_engine
+from tasks.analysis import analyse, healthy_since, soak
 from tasks.release import (
     canary_approve,
     canary_finish,
@@ -132,6 +142,23 @@ class FlowSteps:
 
     def release_hold(self, target: AppTarget) -> bool:
         return release_app_hold(self.engine, target)
+
+    def clock(self) -> datetime:
+        return datetime.now(UTC)
+
+    def healthy_since(self, app: str, step: CanaryStep) -> datetime:
+        return healthy_since(app, step)
+
+    def soak(self, app: str, step: CanaryStep, until: datetime) -> None:
+        soak(app, step, until)
+
+    def analyse(
+        self, app: str, env: str, step: CanaryStep, revision: str, analysis: AnalysisConfig
+    ) -> AnalysisOutcome:
+        return analyse(app, env, step, revision, analysis)
+
+    def record(self, question: GateQuestion, decision: GateDecision) -> GateDecision:
+        return record_decision(question.key, question, decision)
 
 
 def _steps(engine: SyncEngine, config: ReleaseConfig, suspend: bool, wait_timeout: float) -> FlowSteps:

@@ -13,11 +13,24 @@ from __future__ import annotations
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any, Protocol
 
+from ferry.analysis.model import AnalysisOutcome
+from ferry.analysis.report import summary_line
 from ferry.errors import PermanentError, Rejected
+from ferry.release import analysis_gate
+from ferry.release.analysis_gate import GateAction
 from ferry.release.canary import CanaryProvider
-from ferry.release.gates import CanaryStep, CheckResult, GateQuestion, ImageMove, WriteBack, new_tags
+from ferry.release.gates import (
+    CanaryStep,
+    CheckResult,
+    GateDecision,
+    GateQuestion,
+    ImageMove,
+    WriteBack,
+    new_tags,
+)
 from ferry.release.pipeline import ResolvedRelease
 from ferry.release.questions import (
     DiffDigest,
@@ -28,7 +41,7 @@ from ferry.release.questions import (
     head_moved,
     sync_question,
 )
-from ferry.schema.releases import CanaryConfig, ValidationCheck
+from ferry.schema.releases import AnalysisConfig, CanaryConfig, GatePolicy, ValidationCheck
 from ferry.sync.model import AppDiff
 from ferry.sync.target import AppStatus, AppTarget
 
@@ -74,6 +87,13 @@ class ReleaseSteps(Protocol):
     def canary_finish(self, provider: CanaryProvider, app: str) -> None: ...
     def quick_rollback(self, target: AppTarget) -> Any: ...
     def release_hold(self, target: AppTarget) -> bool: ...
+    def clock(self) -> datetime: ...
+    def healthy_since(self, app: str, step: CanaryStep) -> datetime: ...
+    def soak(self, app: str, step: CanaryStep, until: datetime) -> None: ...
+    def analyse(
+        self, app: str, env: str, step: CanaryStep, revision: str, analysis: AnalysisConfig
+    ) -> AnalysisOutcome: ...
+    def record(self, question: GateQuestion, decision: GateDecision) -> GateDecision: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -134,8 +154,12 @@ def promote_environment(
         steps.sync(target, pinned.sha, wait=provider is None)
     if provider is not None:
         while (step := steps.canary_wait(provider, app, canary.step_timeout)) is not None:
+            # The pause is where the step is healthy: its soak counts from the first time it was seen.
+            healthy_at = steps.healthy_since(app, step)
+            question = canary_question(env, app, pinned.sha, step, moved)
             try:
-                steps.ask(canary_question(env, app, pinned.sha, step, moved))
+                policy = canary.policy(step.index)
+                _canary_gate(steps, resolved.name, env, app, step, policy, question, healthy_at)
             except Rejected:
                 steps.canary_reject(provider, app)
                 if resolved.config.auto_rollback and not native:
@@ -149,6 +173,40 @@ def promote_environment(
         logger.info("%s: hold released by this approved release", app)
     logger.info("%s (%s) released at %s", app, env, pinned.sha[:12])
     return Promoted(env, app, pinned.sha, moved)
+
+
+def _canary_gate(
+    steps: ReleaseSteps,
+    release: str,
+    env: str,
+    app: str,
+    step: CanaryStep,
+    policy: GatePolicy,
+    question: GateQuestion,
+    healthy_at: datetime,
+) -> None:
+    """Soak, analyse, then approve alone, ask, or stop, as :func:`analysis_gate.decide` says.
+
+    Raises:
+        Rejected: The human rejected the step, or the analysis failed (``AnalysisFailed``).
+    """
+    evidence = []
+    if policy.soak:
+        steps.soak(app, step, analysis_gate.soak_until(healthy_at, policy.soak))
+        evidence.append(analysis_gate.soak_line(healthy_at, steps.clock()))
+    outcome = None
+    if policy.analysis is not None:
+        outcome = steps.analyse(app, env, step, question.revision, policy.analysis)
+        evidence.append(summary_line(outcome))
+    question = analysis_gate.with_evidence(question, evidence)
+    action = analysis_gate.decide(outcome, policy.auto_approve)
+    if action is GateAction.ASK or outcome is None:
+        steps.ask(question)
+        return
+    decision = steps.record(question, analysis_gate.analysis_decision(question, outcome, steps.clock()))
+    logger.info("%s: %s by the analysis: %s", app, question.title, decision.comment)
+    if action is GateAction.ABORT:
+        raise analysis_gate.failed(release, decision)
 
 
 def run_release(

@@ -8,10 +8,11 @@ the ``release`` flow, and for how long, is configured here.
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import Field, model_validator
+from pydantic import BeforeValidator, Field, model_validator
 
+from ferry.analysis.model import AnalysisMetric, parse_duration, validate_metrics
 from ferry.schema.base import FrozenModel
 
 ENVIRONMENTS = ("dev", "staging", "production")
@@ -51,7 +52,58 @@ class ValidationCheck(FrozenModel):
         return self
 
 
-class CanaryConfig(FrozenModel):
+def _seconds(value: Any) -> Any:
+    """A Go duration string (``10m``) as seconds; a number passes as it is (pydantic names the key)."""
+    return parse_duration(value) if isinstance(value, str) else value
+
+
+#: Seconds, written as a number or as a Go duration (``90``, ``1m30s``).
+Duration = Annotated[float, BeforeValidator(_seconds)]
+
+
+class AnalysisConfig(FrozenModel):
+    """Metric analysis before a gate, with AnalysisTemplate's metrics (``successCondition``, ``count``, …).
+
+    ``address`` is the Prometheus every metric queries unless it names its own.
+    """
+
+    address: str | None = Field(default=None, description="Base URL of Prometheus for metrics without one")
+    metrics: tuple[AnalysisMetric, ...] = ()
+    stop_after: Duration | None = Field(
+        default=None, gt=0, description="Seconds after which an unbounded metric (interval, no count) stops"
+    )
+
+    @model_validator(mode="after")
+    def _metrics(self) -> AnalysisConfig:
+        try:
+            validate_metrics(self.metrics)
+        except ValueError as exc:
+            raise ValueError(f"analysis: {exc}") from None
+        if self.address is None:
+            unaddressed = [m.name for m in self.metrics if m.query.address is None]
+            if unaddressed:
+                raise ValueError(
+                    f"analysis: metric(s) {unaddressed} name no prometheus address, and there is no `address`"
+                )
+        return self
+
+
+class GatePolicy(FrozenModel):
+    """What happens before a canary step's gate: soak, analysis, and whether a pass approves it alone."""
+
+    analysis: AnalysisConfig | None = None
+    auto_approve: bool = Field(default=False, description="Approve without asking when the analysis passes")
+    soak: Duration = Field(default=0.0, ge=0, description="Seconds (or `10m`) healthy before the gate opens")
+
+    @model_validator(mode="after")
+    def _approver(self) -> GatePolicy:
+        # Nobody would have looked at the step: an approval needs evidence.
+        if self.auto_approve and self.analysis is None:
+            raise ValueError("auto_approve needs an `analysis` (it approves only when the analysis passes)")
+        return self
+
+
+class CanaryConfig(GatePolicy):
     """How an environment's new version is rolled out after its sync.
 
     ``kruise`` and ``argo`` drive the Rollout CR named ``resource``; ``native``
@@ -65,6 +117,16 @@ class CanaryConfig(FrozenModel):
     )
     steps: tuple[int, ...] = Field(default=(20, 50, 100), description="Native: percent of replicas per step")
     step_timeout: float = Field(default=300.0, gt=0, description="Seconds to reach each pause")
+    step_gates: dict[int, GatePolicy] = Field(
+        default_factory=dict, description="Per canary step (1-based): replaces the environment's policy"
+    )
+
+    def policy(self, step: int) -> GatePolicy:
+        """The soak, analysis and auto-approval before the gate of canary step ``step``."""
+        own = self.step_gates.get(step)
+        if own is not None:
+            return own
+        return GatePolicy(analysis=self.analysis, auto_approve=self.auto_approve, soak=self.soak)
 
     @model_validator(mode="after")
     def _valid(self) -> CanaryConfig:
@@ -72,6 +134,12 @@ class CanaryConfig(FrozenModel):
             raise ValueError(f"canary provider {self.provider!r} needs `resource` (the Rollout's name)")
         if any(not 0 < s <= 100 for s in self.steps) or list(self.steps) != sorted(self.steps):
             raise ValueError("canary steps must be increasing percentages in (0, 100]")
+        native_steps = len(self.steps) if self.provider == "native" else None
+        bad = sorted(s for s in self.step_gates if s < 1 or (native_steps is not None and s > native_steps))
+        if bad:
+            raise ValueError(f"step_gates: no canary step {bad} (steps are numbered from 1)")
+        if (self.analysis or self.step_gates) and self.provider == "none":
+            raise ValueError("analysis and step_gates run before canary steps: they need a canary `provider`")
         return self
 
 

@@ -127,6 +127,21 @@ class Steps:
         self._call("release hold", target)
         return False
 
+    def clock(self) -> datetime:
+        return datetime.now(UTC)
+
+    def healthy_since(self, app: str, step: CanaryStep) -> datetime:
+        return self.clock()
+
+    def soak(self, app: str, step: CanaryStep, until: datetime) -> None:
+        self._call(f"soak step {step.index}", app)
+
+    def analyse(self, app: str, env: str, step: CanaryStep, revision: str, analysis: Any) -> Any:
+        raise AssertionError("no analysis is configured in these tests")
+
+    def record(self, question: GateQuestion, decision: GateDecision) -> GateDecision:
+        raise AssertionError("no analysis is configured in these tests")
+
 
 def _release(auto_rollback: bool = False, provider: str = "argo") -> ResolvedRelease:
     config = ReleaseConfig(

@@ -1,0 +1,81 @@
+"""The whole ``release`` flow on the sandbox with an analysis before each of a native canary's gates."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from ferry.devenv.exporter import success_rate_query
+from ferry.devenv.registry import RunningRegistry
+from ferry.release.canary import canary_name
+from ferry.sandbox.cluster import Sandbox
+from tests.fixtures.prometheus import Metrics
+from tests.release.test_release_claims import _dev_at_v3, _history, _release_past_the_staging_gate
+from tests.release.world import build_world
+
+pytestmark = [pytest.mark.cluster, pytest.mark.slow]
+
+
+def _canary(metrics: Metrics) -> dict[str, Any]:
+    metric = {
+        "name": "success-rate",
+        "provider": {"prometheus": {"query": success_rate_query("canary")}},
+        "successCondition": "result[0] >= 0.95",
+    }
+    return {
+        "provider": "native",
+        "steps": [50, 100],
+        "analysis": {"address": metrics.url, "metrics": [metric]},
+        "auto_approve": True,
+    }
+
+
+def test_a_passing_analysis_auto_approves_both_steps_and_staging_is_released(
+    tmp_path: Path,
+    registry: RunningRegistry,
+    sandbox: Sandbox,
+    sandbox_tools: dict,
+    prefect_harness: str,
+    metrics: Metrics,
+) -> None:
+    metrics.set("canary", success=99, error=1)
+    world = build_world(
+        tmp_path,
+        registry,
+        sandbox,
+        environments=("dev", "staging"),
+        release={"staging_canary": _canary(metrics)},
+    )
+    _dev_at_v3(world, 2)
+    running, _ = _release_past_the_staging_gate(world)
+    state = running.result()  # no canary gate is answered: the analysis approves both
+
+    assert state.is_completed(), state.message
+    assert world.image_of("staging") == f"{world.image()}:v3-5a7147"
+    assert world.deployment("staging", canary_name("echo-server")) is None
+    assert len(_history(world, "staging")) == 2
+
+
+def test_a_failing_analysis_stops_the_release_with_the_canary_removed_and_nothing_promoted(
+    tmp_path: Path,
+    registry: RunningRegistry,
+    sandbox: Sandbox,
+    sandbox_tools: dict,
+    prefect_harness: str,
+    metrics: Metrics,
+) -> None:
+    metrics.set("canary", success=40, error=60)
+    world = build_world(tmp_path, registry, sandbox, release={"staging_canary": _canary(metrics)})
+    old = f"{world.image()}:v1.0"
+    _dev_at_v3(world, 3)
+    running, _ = _release_past_the_staging_gate(world)
+    state = running.result()
+
+    assert state.is_cancelled(), state.message  # as a rejection ends it
+    assert "analysis failed at gate" in str(state.message) and "[0.4]" in str(state.message)
+    assert world.deployment("staging", canary_name("echo-server")) is None, "the abort deletes the canary"
+    assert world.image_of("staging") == old, "the stable Deployment never moved"
+    assert len(_history(world, "staging")) == 1, "the native canary never synced"
+    assert world.image_of("production") == old and len(_history(world, "production")) == 1
