@@ -127,6 +127,10 @@ class ClusterError(PermanentError):
     """The Kubernetes API refused a request (validation, forbidden, conflict that needs a human)."""
 
 
+class CanaryAborted(ClusterError):
+    """A canary's controller aborted the rollout itself (a failed analysis step, or someone else's abort)."""
+
+
 class ClusterNotFound(ClusterError, NotFoundError):
     """The Kubernetes API answered 404: the object, or the subresource asked for, does not exist.
 

@@ -53,7 +53,7 @@ from flows.gates import GateSettings, ask, publish_once, record_decision
 from flows.logging import forward_ferry_logs
 from flows.runs import config_path, promote_run_name, release_run_name, rename_run
 from flows.sync import diff_markdown, initiator, open_engine
-from tasks.analysis import analyse, healthy_since, soak
+from tasks.analysis import analyse, healthy_since, rollout_analysis, soak
 from tasks.release import (
     canary_approve,
     canary_finish,
@@ -159,6 +159,11 @@ class FlowSteps:
 
     def record(self, question: GateQuestion, decision: GateDecision) -> GateDecision:
         return record_decision(question.key, question, decision)
+
+    def rollout_analysis(
+        self, provider: CanaryProvider, app: str, env: str, revision: str, since: int
+    ) -> AnalysisOutcome | None:
+        return rollout_analysis(provider, app, env, revision, since)
 
 
 def _steps(engine: SyncEngine, config: ReleaseConfig, suspend: bool, wait_timeout: float) -> FlowSteps:

@@ -13,6 +13,7 @@ from ferry.analysis.model import AnalysisOutcome
 from ferry.analysis.prometheus import PrometheusMeasure
 from ferry.analysis.report import measurement_rows, summary_line
 from ferry.analysis.runner import run_analysis
+from ferry.release.canary import CanaryProvider
 from ferry.release.gates import CanaryStep, gate_key
 from ferry.schema.releases import AnalysisConfig
 from tasks.release import ONCE
@@ -47,5 +48,24 @@ def analyse(app: str, env: str, step: CanaryStep, revision: str, analysis: Analy
         key=gate_key("analysis", env, revision, step.index),
         table=measurement_rows(outcome),
         description=f"{app} ({env}) {step.label()}: {line}",
+    )
+    return outcome
+
+
+# Once per run and gate: the gate re-executed after a suspension shows the run it showed.
+@task(name="rollout-analysis", task_run_name="{app}: the Rollout's analysis since step {since}", **ONCE)
+def rollout_analysis(
+    provider: CanaryProvider, app: str, env: str, revision: str, since: int
+) -> AnalysisOutcome | None:
+    """The controller's AnalysisRun since the gate of step ``since``; its measurements as a table."""
+    outcome = provider.analysis(since)
+    if outcome is None:
+        return None
+    line = summary_line(outcome)
+    get_run_logger().info("%s (%s) since step %d: %s", app, env, since, line)
+    create_table_artifact(
+        key=f"{gate_key('rollout-analysis', env, revision)}-after-{since}",
+        table=measurement_rows(outcome),
+        description=f"{app} ({env}), the Rollout's own analysis since step {since}: {line}",
     )
     return outcome

@@ -30,11 +30,13 @@ from tasks.retry import RETRYING
 def once_per_run(context: TaskRunContext, parameters: dict[str, Any]) -> str:
     """Cache key: the flow run, the task and the app/revision/step/gate it acts on (never the engine).
 
+    ``since`` is the step a Rollout's analysis is read from: one key per gate.
+
     An app passed as its :class:`~ferry.sync.target.AppTarget` formats as its name, so the key
     is the same whichever the flow passed.
     """
     parts = [str(context.task_run.flow_run_id), context.task.name]
-    parts += [str(parameters.get(k)) for k in ("app", "revision", "step", "key") if k in parameters]
+    parts += [str(parameters.get(k)) for k in ("app", "revision", "step", "since", "key") if k in parameters]
     return "-".join(parts)
 
 

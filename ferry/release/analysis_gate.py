@@ -7,13 +7,14 @@ without Prometheus or Prefect; the release loop acts on the answer.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime, timedelta
 from enum import StrEnum
 
 from ferry.analysis.model import AnalysisOutcome, AnalysisPhase
 from ferry.analysis.report import summary_line
 from ferry.errors import Rejected
-from ferry.release.gates import GateDecision, GateQuestion
+from ferry.release.gates import GateDecision, GateQuestion, gate_key
 
 #: The approver recorded when an analysis approved a step without asking.
 ANALYSIS_APPROVER = "analysis"
@@ -48,6 +49,27 @@ def decide(outcome: AnalysisOutcome | None, auto_approve: bool) -> GateAction:
     if outcome.phase is AnalysisPhase.SUCCESSFUL and auto_approve:
         return GateAction.APPROVE
     return GateAction.ASK
+
+
+#: How much a phase weighs when several analyses speak to one gate: the worst one decides.
+_WEIGHT = {AnalysisPhase.FAILED: 3, AnalysisPhase.ERROR: 3, AnalysisPhase.SUCCESSFUL: 0}
+
+
+def verdict(outcomes: Sequence[AnalysisOutcome | None]) -> AnalysisOutcome | None:
+    """The outcome that decides a gate several analyses speak to (Ferry's, the Rollout's own).
+
+    A failure outweighs anything, then whatever is neither failed nor
+    successful (Inconclusive, a run stopped early), then success: a gate
+    approves alone only when every analysis before it passed.
+
+    >>> ok, bad = AnalysisOutcome(AnalysisPhase.SUCCESSFUL), AnalysisOutcome(AnalysisPhase.INCONCLUSIVE)
+    >>> verdict([ok, None, bad]) is bad, verdict([None]) is None
+    (True, True)
+    """
+    present = [o for o in outcomes if o is not None]
+    if not present:
+        return None
+    return max(present, key=lambda o: _WEIGHT.get(o.phase, 1))
 
 
 def soak_until(healthy_at: datetime, soak: float) -> datetime:
@@ -94,6 +116,26 @@ def analysis_decision(question: GateQuestion, outcome: AnalysisOutcome, at: date
         decided_at=at,
         key=question.key,
         revision=question.revision,
+    )
+
+
+def aborted_decision(
+    env: str, app: str, after: int, revision: str, outcome: AnalysisOutcome, at: datetime
+) -> GateDecision:
+    """The decision recorded when the controller's own analysis aborted a canary between two gates.
+
+    No gate was open (the controller aborts on its own), so the decision is
+    named after the last step a gate approved (``after``; 0 before the first).
+    """
+    where = f"after step {after}" if after else "before its first gate"
+    return GateDecision(
+        gate=f"canary of {app} in {env}, {where}",
+        approved=False,
+        comment=summary_line(outcome),
+        approver=ANALYSIS_APPROVER,
+        decided_at=at,
+        key=f"{gate_key('rollout-analysis', env, revision)}-after-{after}",
+        revision=revision,
     )
 
 

@@ -26,7 +26,7 @@ from datetime import datetime
 from typing import Any
 
 from ferry.analysis.model import AnalysisOutcome, AnalysisPhase, Measurement, MetricResult
-from ferry.errors import ClusterError, ClusterNotFound
+from ferry.errors import CanaryAborted, ClusterNotFound
 from ferry.release.gates import CanaryStep
 from ferry.release.kube import merge_patch, poll, require
 from ferry.sync.health import resource_health
@@ -40,7 +40,7 @@ POD_HASH_LABEL = "rollouts-pod-template-hash"
 INCONCLUSIVE_PAUSE = "InconclusiveAnalysisRun"
 
 
-class RolloutAborted(ClusterError):
+class RolloutAborted(CanaryAborted):
     """The rollout was aborted (a reject, or a failed analysis step); ``progress`` is what Ferry saw."""
 
     def __init__(self, message: str, progress: RolloutProgress) -> None:
@@ -252,13 +252,14 @@ class ArgoRollout:
     def finish(self) -> None:
         """Nothing to clean: the controller finished the rollout."""
 
-    def analysis(self) -> AnalysisOutcome | None:
+    def analysis(self, since: int = 0) -> AnalysisOutcome | None:
         """The newest step analysis of the revision being rolled out, as Ferry's analysis records.
 
         That is the current step's AnalysisRun while it runs or holds the
         rollout (inconclusive), else the last one at or before the current step
-        (the one a promotion just passed, or the one that aborted it). None when
-        the revision has run none.
+        (the one a promotion just passed, or the one that aborted it), and only
+        at a step after the 1-based step ``since`` (the last gate's: a gate
+        shows the analysis run since the one before it). None when there is none.
         """
         live = self._live()
         status = _status(live)
@@ -280,7 +281,9 @@ class ArgoRollout:
             if any(o.get("name") == self.name for o in run["metadata"].get("ownerReferences") or [])
         ]
         # After an abort the step index is back at 0: every step run of the revision counts then.
-        eligible = [r for r in runs if status.get("abort") or _step_index(r) <= index]
+        eligible = [
+            r for r in runs if (status.get("abort") or _step_index(r) <= index) and _step_index(r) >= since
+        ]
         if not eligible:
             return None
         return analysis_outcome(

@@ -23,6 +23,7 @@ import math
 from collections.abc import Sequence
 from typing import Any, Protocol
 
+from ferry.analysis.model import AnalysisOutcome
 from ferry.errors import ClusterError
 from ferry.release.argo import ArgoRollout as ArgoRollout  # where the release pipeline looks for it
 from ferry.release.gates import CanaryStep
@@ -59,6 +60,10 @@ class CanaryProvider(Protocol):
 
     def finish(self) -> None:
         """Clean up after the last step (the native canary's Deployments go once the stable is synced)."""
+        ...
+
+    def analysis(self, since: int = 0) -> AnalysisOutcome | None:
+        """The controller's own analysis of the step(s) after step ``since`` (None: it ran none)."""
         ...
 
 
@@ -159,6 +164,10 @@ class KruiseRollout:
 
     def finish(self) -> None:
         """Nothing to clean: the controller finished the rollout."""
+
+    def analysis(self, since: int = 0) -> AnalysisOutcome | None:
+        """None: Kruise's steps carry no analysis of their own."""
+        return None
 
 
 # -- native --------------------------------------------------------------------------------------
@@ -303,6 +312,10 @@ class NativeCanary:
     def finish(self) -> None:
         """Delete the canaries, once the stable Deployments run the new version."""
         self._delete_canaries()
+
+    def analysis(self, since: int = 0) -> AnalysisOutcome | None:
+        """None: the native canary has no controller; Ferry's own analysis is configured in ``releases:``."""
+        return None
 
     def _delete_canaries(self) -> None:
         for desired in self.desired:

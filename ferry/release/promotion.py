@@ -18,7 +18,7 @@ from typing import Any, Protocol
 
 from ferry.analysis.model import AnalysisOutcome
 from ferry.analysis.report import summary_line
-from ferry.errors import PermanentError, Rejected
+from ferry.errors import CanaryAborted, PermanentError, Rejected
 from ferry.release import analysis_gate
 from ferry.release.analysis_gate import GateAction
 from ferry.release.canary import CanaryProvider
@@ -94,6 +94,9 @@ class ReleaseSteps(Protocol):
         self, app: str, env: str, step: CanaryStep, revision: str, analysis: AnalysisConfig
     ) -> AnalysisOutcome: ...
     def record(self, question: GateQuestion, decision: GateDecision) -> GateDecision: ...
+    def rollout_analysis(
+        self, provider: CanaryProvider, app: str, env: str, revision: str, since: int
+    ) -> AnalysisOutcome | None: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -153,19 +156,25 @@ def promote_environment(
     if not native:
         steps.sync(target, pinned.sha, wait=provider is None)
     if provider is not None:
-        while (step := steps.canary_wait(provider, app, canary.step_timeout)) is not None:
-            # The pause is where the step is healthy: its soak counts from the first time it was seen.
-            healthy_at = steps.healthy_since(app, step)
-            question = canary_question(env, app, pinned.sha, step, moved)
-            try:
-                policy = canary.policy(step.index)
-                _canary_gate(steps, resolved.name, env, app, step, policy, question, healthy_at)
-            except Rejected:
-                steps.canary_reject(provider, app)
-                if resolved.config.auto_rollback and not native:
-                    steps.quick_rollback(target)
-                raise
-            steps.canary_approve(provider, app, step)
+        try:
+            since = 0
+            while (
+                step := _next_pause(steps, resolved.name, env, app, provider, canary, pinned.sha, since)
+            ) is not None:
+                # The pause is where the step is healthy: its soak counts from the first time it was seen.
+                healthy_at = steps.healthy_since(app, step)
+                # Argo's controller may have run analysis steps since the last gate: they are evidence too.
+                own = steps.rollout_analysis(provider, app, env, pinned.sha, since) if canary.argo else None
+                question = canary_question(env, app, pinned.sha, step, moved)
+                gate = _Gate(resolved.name, env, app, step, question, healthy_at, own)
+                _canary_gate(steps, gate, canary.policy(step.index))
+                steps.canary_approve(provider, app, step)
+                since = step.index
+        except Rejected:
+            steps.canary_reject(provider, app)
+            if resolved.config.auto_rollback and not native:
+                steps.quick_rollback(target)
+            raise
         if native:
             steps.sync(target, pinned.sha, wait=True)
         steps.canary_finish(provider, app)
@@ -175,16 +184,49 @@ def promote_environment(
     return Promoted(env, app, pinned.sha, moved)
 
 
-def _canary_gate(
+def _next_pause(
     steps: ReleaseSteps,
     release: str,
     env: str,
     app: str,
-    step: CanaryStep,
-    policy: GatePolicy,
-    question: GateQuestion,
-    healthy_at: datetime,
-) -> None:
+    provider: CanaryProvider,
+    canary: CanaryConfig,
+    revision: str,
+    since: int,
+) -> CanaryStep | None:
+    """The next paused step, or None when the rollout is complete.
+
+    Raises:
+        AnalysisFailed: The controller aborted the rollout because its own analysis failed.
+        CanaryAborted: The controller aborted it for another reason (someone's abort).
+    """
+    try:
+        return steps.canary_wait(provider, app, canary.step_timeout)
+    except CanaryAborted:
+        # No gate was open: the controller stopped on its own; its AnalysisRun says whether that was
+        # the analysis' verdict (a stop like a reject) or someone else's abort (an error).
+        own = steps.rollout_analysis(provider, app, env, revision, since) if canary.argo else None
+        if own is None or analysis_gate.decide(own, False) is not GateAction.ABORT:
+            raise
+        decision = analysis_gate.aborted_decision(env, app, since, revision, own, steps.clock())
+        logger.warning("%s: %s: %s", app, decision.gate, decision.comment)
+        raise analysis_gate.failed(release, decision) from None
+
+
+@dataclass(frozen=True, slots=True)
+class _Gate:
+    """One canary step's gate: where it is, what it asks, and the controller's own analysis (if any)."""
+
+    release: str
+    env: str
+    app: str
+    step: CanaryStep
+    question: GateQuestion
+    healthy_at: datetime
+    own: AnalysisOutcome | None
+
+
+def _canary_gate(steps: ReleaseSteps, gate: _Gate, policy: GatePolicy) -> None:
     """Soak, analyse, then approve alone, ask, or stop, as :func:`analysis_gate.decide` says.
 
     Raises:
@@ -192,21 +234,24 @@ def _canary_gate(
     """
     evidence = []
     if policy.soak:
-        steps.soak(app, step, analysis_gate.soak_until(healthy_at, policy.soak))
-        evidence.append(analysis_gate.soak_line(healthy_at, steps.clock()))
-    outcome = None
+        steps.soak(gate.app, gate.step, analysis_gate.soak_until(gate.healthy_at, policy.soak))
+        evidence.append(analysis_gate.soak_line(gate.healthy_at, steps.clock()))
+    ours = None
     if policy.analysis is not None:
-        outcome = steps.analyse(app, env, step, question.revision, policy.analysis)
-        evidence.append(summary_line(outcome))
-    question = analysis_gate.with_evidence(question, evidence)
+        ours = steps.analyse(gate.app, gate.env, gate.step, gate.question.revision, policy.analysis)
+        evidence.append(summary_line(ours))
+    if gate.own is not None:
+        evidence.append(summary_line(gate.own))
+    question = analysis_gate.with_evidence(gate.question, evidence)
+    outcome = analysis_gate.verdict([ours, gate.own])
     action = analysis_gate.decide(outcome, policy.auto_approve)
     if action is GateAction.ASK or outcome is None:
         steps.ask(question)
         return
     decision = steps.record(question, analysis_gate.analysis_decision(question, outcome, steps.clock()))
-    logger.info("%s: %s by the analysis: %s", app, question.title, decision.comment)
+    logger.info("%s: %s by the analysis: %s", gate.app, question.title, decision.comment)
     if action is GateAction.ABORT:
-        raise analysis_gate.failed(release, decision)
+        raise analysis_gate.failed(gate.release, decision)
 
 
 def run_release(

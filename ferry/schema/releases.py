@@ -95,12 +95,9 @@ class GatePolicy(FrozenModel):
     auto_approve: bool = Field(default=False, description="Approve without asking when the analysis passes")
     soak: Duration = Field(default=0.0, ge=0, description="Seconds (or `10m`) healthy before the gate opens")
 
-    @model_validator(mode="after")
-    def _approver(self) -> GatePolicy:
-        # Nobody would have looked at the step: an approval needs evidence.
-        if self.auto_approve and self.analysis is None:
-            raise ValueError("auto_approve needs an `analysis` (it approves only when the analysis passes)")
-        return self
+    def unevidenced(self) -> bool:
+        """Auto-approval without an analysis of Ferry's: only an Argo Rollout's analysis steps back it."""
+        return self.auto_approve and self.analysis is None
 
 
 class CanaryConfig(GatePolicy):
@@ -121,6 +118,11 @@ class CanaryConfig(GatePolicy):
         default_factory=dict, description="Per canary step (1-based): replaces the environment's policy"
     )
 
+    @property
+    def argo(self) -> bool:
+        """An Argo Rollout: its controller runs analysis steps of its own, read at each gate."""
+        return self.provider == "argo"
+
     def policy(self, step: int) -> GatePolicy:
         """The soak, analysis and auto-approval before the gate of canary step ``step``."""
         own = self.step_gates.get(step)
@@ -140,6 +142,13 @@ class CanaryConfig(GatePolicy):
             raise ValueError(f"step_gates: no canary step {bad} (steps are numbered from 1)")
         if (self.analysis or self.step_gates) and self.provider == "none":
             raise ValueError("analysis and step_gates run before canary steps: they need a canary `provider`")
+        # Nobody would have looked at the step: an approval needs evidence. An Argo
+        # Rollout's analysis steps are evidence the controller gathers itself.
+        if self.provider != "argo" and any(p.unevidenced() for p in (self, *self.step_gates.values())):
+            raise ValueError(
+                "auto_approve needs an `analysis` (it approves only when the analysis passes), "
+                "or provider `argo` with analysis steps in the Rollout"
+            )
         return self
 
 

@@ -13,16 +13,18 @@ from ferry.release.canary import canary_name
 from ferry.sandbox.cluster import Sandbox
 from tests.fixtures.prometheus import Metrics
 from tests.release.test_release_claims import _dev_at_v3, _history, _release_past_the_staging_gate
-from tests.release.world import build_world
+from tests.release.world import answer, artifact, build_world, paused_run
 
 pytestmark = [pytest.mark.cluster, pytest.mark.slow]
 
 
 def _canary(metrics: Metrics) -> dict[str, Any]:
+    # Between the two conditions (0.5 to 0.95) a measurement is neither: Inconclusive, as in Argo.
     metric = {
         "name": "success-rate",
         "provider": {"prometheus": {"query": success_rate_query("canary")}},
         "successCondition": "result[0] >= 0.95",
+        "failureCondition": "result[0] < 0.5",
     }
     return {
         "provider": "native",
@@ -32,15 +34,16 @@ def _canary(metrics: Metrics) -> dict[str, Any]:
     }
 
 
-def test_a_passing_analysis_auto_approves_both_steps_and_staging_is_released(
+@pytest.fixture
+def world(
     tmp_path: Path,
     registry: RunningRegistry,
     sandbox: Sandbox,
     sandbox_tools: dict,
     prefect_harness: str,
     metrics: Metrics,
-) -> None:
-    metrics.set("canary", success=99, error=1)
+) -> Any:
+    """Dev and Staging (native canary, analysed), Dev at the new tag."""
     world = build_world(
         tmp_path,
         registry,
@@ -49,6 +52,13 @@ def test_a_passing_analysis_auto_approves_both_steps_and_staging_is_released(
         release={"staging_canary": _canary(metrics)},
     )
     _dev_at_v3(world, 2)
+    return world
+
+
+def test_a_passing_analysis_auto_approves_both_steps_and_staging_is_released(
+    world: Any, metrics: Metrics
+) -> None:
+    metrics.set("canary", success=99, error=1)
     running, _ = _release_past_the_staging_gate(world)
     state = running.result()  # no canary gate is answered: the analysis approves both
 
@@ -79,3 +89,22 @@ def test_a_failing_analysis_stops_the_release_with_the_canary_removed_and_nothin
     assert world.image_of("staging") == old, "the stable Deployment never moved"
     assert len(_history(world, "staging")) == 1, "the native canary never synced"
     assert world.image_of("production") == old and len(_history(world, "production")) == 1
+
+
+def test_an_inconclusive_analysis_asks_at_each_step_with_the_measurements_and_the_approval_releases(
+    world: Any, metrics: Metrics
+) -> None:
+    metrics.set("canary", success=80, error=20)
+    running, run = _release_past_the_staging_gate(world)
+    for step in (1, 2):
+        paused_run(world.app("dev"), f"canary-staging-*-step-{step}")
+        gate = artifact("gate-canary-staging-", run.id)
+        assert f"step {step}/2" in gate and "Analysis Inconclusive" in gate and "[0.8]" in gate, gate
+        assert "Waiting for a decision" in gate, "auto_approve must not answer an inconclusive gate"
+        answer(run, True, "carol", f"0.8 is fine for step {step}")
+    state = running.result()
+
+    assert state.is_completed(), state.message
+    assert world.image_of("staging") == f"{world.image()}:v3-5a7147"
+    gate = artifact("gate-canary-staging-", run.id)
+    assert "carol" in gate and "approved" in gate and "Analysis Inconclusive" in gate

@@ -142,6 +142,9 @@ class Steps:
     def record(self, question: GateQuestion, decision: GateDecision) -> GateDecision:
         raise AssertionError("no analysis is configured in these tests")
 
+    def rollout_analysis(self, provider: Any, app: str, env: str, revision: str, since: int) -> Any:
+        return None  # the Rollout ran no analysis steps of its own
+
 
 def _release(auto_rollback: bool = False, provider: str = "argo") -> ResolvedRelease:
     config = ReleaseConfig(
