@@ -37,7 +37,8 @@ from blocks.ports import PORTS
 from ferry.config import load_config
 from ferry.devenv.oci import push_image
 from ferry.devenv.registry import RunningRegistry
-from ferry.devenv.seed import ENVIRONMENTS, IMAGES, application, create_deploy_repo
+from ferry.devenv.rollout_chart import ROLLOUT_CHART_PATH, rollout_chart_files
+from ferry.devenv.seed import ENVIRONMENTS, IMAGES, UPDATER, application, chart_files, create_repo
 from ferry.sandbox.cluster import Sandbox
 from ferry.sync.engine import SyncEngine
 from ferry.update.outcomes import CycleReport
@@ -83,9 +84,28 @@ class ReleaseWorld:
         return None if live is None else str(live["spec"]["template"]["spec"]["containers"][0]["image"])
 
     def deployment(self, env: str, name: str) -> dict[str, Any] | None:
+        return self.live(env, "apps/v1", "Deployment", name)
+
+    def live(self, env: str, api_version: str, kind: str, name: str) -> dict[str, Any] | None:
+        """One live object of ``env``'s Application, in its namespace."""
         with self.engine() as engine:
             cluster, ns = engine.connect(self.app(env)), engine.target(self.app(env)).namespace
-            return cluster.get("apps/v1", "Deployment", name, ns)
+            return cluster.get(api_version, kind, name, ns)
+
+
+def rollout_application(doc: dict[str, Any], image: str) -> dict[str, Any]:
+    """``doc`` (a seed Application) deploying the Argo Rollout chart instead, its one image annotated."""
+    annotations = {k: v for k, v in doc["metadata"]["annotations"].items() if "webserver" not in k}
+    annotations[UPDATER + "image-list"] = f"echoserver={image}"
+    annotations[UPDATER + "echoserver.helm.image-name"] = "image.repository"
+    annotations[UPDATER + "echoserver.helm.image-tag"] = "image.tag"
+    source = {**doc["spec"]["source"], "path": ROLLOUT_CHART_PATH}
+    source.pop("helm", None)
+    return {
+        **doc,
+        "metadata": {**doc["metadata"], "annotations": annotations},
+        "spec": {**doc["spec"], "source": source},
+    }
 
 
 def build_world(
@@ -96,22 +116,27 @@ def build_world(
     release: dict[str, Any] | None = None,
     environments: tuple[str, ...] = ENVIRONMENTS,
     cluster_blocks: bool = False,
+    rollout: dict[str, Any] | None = None,
 ) -> ReleaseWorld:
     """Push v1.0, create the deploy repo, write ferry.yaml (clusters, registry, the release) and sync v1.0.
 
     With ``cluster_blocks`` each cluster is a saved ``KubernetesClusterConfig`` block (the
-    Prefect harness must be up) instead of a kubeconfig and context.
+    Prefect harness must be up) instead of a kubeconfig and context. With ``rollout``
+    (``rollout_chart_files``' keywords) Production deploys the Argo Rollout chart, on the
+    cluster where the controller runs.
     """
     sfx = uuid.uuid4().hex[:6]
     prefix = f"{registry.host}/{sfx}"
     bare = root / "gitops-demo.git"
-    url = create_deploy_repo(bare, prefix)
+    image = f"{prefix}/{IMAGES['echoserver'][0]}"
+    extra = {} if rollout is None else rollout_chart_files(image, "v1.0", **rollout)
+    url = create_repo(bare, {**chart_files(prefix), **extra}, "main", "seed: echo-server chart")
     docs = []
     for env in environments:
         doc: Any = application(env, url, prefix, sandbox.cluster(env).server)
         doc["metadata"]["name"] = f"app-helm-{env}-{sfx}"
         doc["spec"]["destination"]["namespace"] = f"app-{env}-{sfx}"
-        docs.append(doc)
+        docs.append(rollout_application(doc, image) if rollout is not None and env == "production" else doc)
     (root / "applications").mkdir(parents=True, exist_ok=True)
     (root / "applications" / "echo-server.yaml").write_text(yaml.safe_dump_all(docs, sort_keys=False))
     apps = {env: f"app-helm-{env}-{sfx}" for env in environments}

@@ -1,0 +1,150 @@
+"""The whole ``release`` flow with Production on an Argo Rollout whose own analysis step queries Prometheus.
+
+The real controller (on the session's ``production`` cluster) runs the
+Rollout's AnalysisRun against the session Prometheus; Ferry's gates read it:
+a pass auto-approves the pause after it, a failure (the controller aborts)
+stops the release as a reject with nothing promoted, an inconclusive run
+holds the Rollout and Ferry asks a human with the run's measurements. The
+same three outcomes for the native canary with Ferry's own analysis are in
+test_analysis_release_flow.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from ferry.devenv.exporter import success_rate_query
+from ferry.devenv.registry import RunningRegistry
+from ferry.devenv.rollout_chart import ANALYSIS_STEPS
+from ferry.release.argo import ARGO_API
+from ferry.sandbox.cluster import Sandbox
+from flows.release import release
+from flows.sync import auto_sync
+from tests.fixtures.prometheus import Metrics
+from tests.release.test_release_claims import _history
+from tests.release.world import (
+    NEW_BUILD,
+    Background,
+    ReleaseWorld,
+    answer,
+    artifact,
+    build_world,
+    paused_run,
+)
+
+pytestmark = [pytest.mark.cluster, pytest.mark.slow]
+
+NEW = "v3-5a7147"
+
+
+@pytest.fixture
+def world(
+    tmp_path: Path,
+    registry: RunningRegistry,
+    sandbox: Sandbox,
+    sandbox_tools: dict,
+    prefect_harness: str,
+    metrics: Metrics,
+) -> ReleaseWorld:
+    """Dev (the seed chart) and Production (the Rollout chart, an analysis step after 25 %), v1.0 live."""
+    analysis = {
+        "address": metrics.url,
+        "query": success_rate_query("canary"),
+        "successCondition": "result[0] >= 0.95",
+        "failureCondition": "result[0] < 0.8",
+        "interval": "1s",
+        "count": 2,
+    }
+    canary = {"provider": "argo", "resource": "echo", "auto_approve": True, "step_timeout": 120}
+    return build_world(
+        tmp_path,
+        registry,
+        sandbox,
+        environments=("dev", "production"),
+        release={"production_canary": canary},
+        rollout={"steps": ANALYSIS_STEPS, "analysis": analysis},
+    )
+
+
+def _released_to_the_canary(world: ReleaseWorld) -> tuple[Background, Any]:
+    """The new tag written back and in Dev; the release past "Dev verified?" and "Sync production?"."""
+    world.push(NEW, NEW_BUILD)
+    assert world.update_images().images_updated == 3  # Dev's two images, the Rollout's one
+    state = auto_sync(config=str(world.config), cluster="dev", wait_timeout=90, return_state=True)
+    assert state.is_completed(), state.message
+    running = Background(lambda: release(app=world.app("dev"), config=str(world.config), return_state=True))
+    run = paused_run(world.app("dev"), "verified-dev-*")
+    answer(run, True)
+    paused_run(world.app("dev"), "sync-production-*")
+    answer(run, True, "bob")
+    return running, run
+
+
+def _rollout(world: ReleaseWorld) -> dict[str, Any]:
+    live = world.live("production", ARGO_API, "Rollout", "echo")
+    assert live is not None
+    return live
+
+
+def _stable_image(world: ReleaseWorld) -> str:
+    """The image of the Rollout's stable ReplicaSet: what the controller has promoted."""
+    stable = _rollout(world)["status"]["stableRS"]
+    replica_set = world.live("production", "apps/v1", "ReplicaSet", f"echo-{stable}")
+    assert replica_set is not None, stable
+    return str(replica_set["spec"]["template"]["spec"]["containers"][0]["image"])
+
+
+def test_the_rollouts_passing_analysis_auto_approves_and_the_controller_promotes(
+    world: ReleaseWorld, metrics: Metrics
+) -> None:
+    metrics.set("canary", success=99, error=1)
+    running, run = _released_to_the_canary(world)
+    state = running.result()  # no canary gate is answered: the Rollout's analysis approves the pause
+
+    assert state.is_completed(), state.message
+    status = _rollout(world)["status"]
+    assert status["stableRS"] == status["currentPodHash"] and status["phase"] == "Healthy"
+    assert _stable_image(world) == f"{world.image()}:{NEW}"
+    gate = artifact("gate-canary-production-", run.id)
+    assert "step 4/4" in gate and "analysis" in gate and "Analysis Successful (AnalysisRun" in gate, gate
+    table = artifact("rollout-analysis-production-", run.id)
+    assert "0.99" in table, table
+
+
+def test_the_rollouts_failed_analysis_stops_the_release_with_nothing_promoted(
+    world: ReleaseWorld, metrics: Metrics
+) -> None:
+    metrics.set("canary", success=50, error=50)
+    before = _rollout(world)["status"]["stableRS"]
+    running, _ = _released_to_the_canary(world)
+    state = running.result()
+
+    assert state.is_cancelled(), state.message  # as a rejection ends it
+    message = str(state.message)
+    assert "analysis failed at gate" in message and "AnalysisRun" in message and "[0.5]" in message
+    status = _rollout(world)["status"]
+    assert status.get("abort") is True and status["stableRS"] == before, "the controller aborted"
+    assert _stable_image(world) == f"{world.image()}:v1.0", "nothing was promoted"
+    assert len(_history(world, "production")) == 2, "the sync was the canary; nothing synced after it"
+
+
+def test_the_rollouts_inconclusive_analysis_holds_it_and_ferry_asks_with_the_measurements(
+    world: ReleaseWorld, metrics: Metrics
+) -> None:
+    metrics.set("canary", success=90, error=10)
+    running, run = _released_to_the_canary(world)
+    paused_run(world.app("dev"), "canary-production-*-step-2")
+    assert [c["reason"] for c in _rollout(world)["status"]["pauseConditions"]] == ["InconclusiveAnalysisRun"]
+    gate = artifact("gate-canary-production-", run.id)
+    assert "Analysis Inconclusive (AnalysisRun" in gate and "[0.9]" in gate, gate
+    assert "Waiting for a decision" in gate, "auto_approve must not answer an inconclusive analysis"
+    answer(run, True, "carol", "0.9 is fine")  # promote: the controller moves past the analysis
+    paused_run(world.app("dev"), "canary-production-*-step-4")
+    answer(run, True, "carol")  # no analysis since step 2: a human decides
+    state = running.result()
+
+    assert state.is_completed(), state.message
+    assert _stable_image(world) == f"{world.image()}:{NEW}"
