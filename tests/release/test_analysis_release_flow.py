@@ -12,7 +12,7 @@ from ferry.devenv.registry import RunningRegistry
 from ferry.release.canary import canary_name
 from ferry.sandbox.cluster import Sandbox
 from tests.fixtures.prometheus import Metrics
-from tests.release.test_release_claims import _dev_at_v3, _history, _release_past_the_staging_gate
+from tests.release.test_release_claims import _dev_at_v3, _history, _release_past_the_sync_gate
 from tests.release.world import answer, artifact, build_world, paused_run
 
 pytestmark = [pytest.mark.cluster, pytest.mark.slow]
@@ -59,7 +59,7 @@ def test_a_passing_analysis_auto_approves_both_steps_and_staging_is_released(
     world: Any, metrics: Metrics
 ) -> None:
     metrics.set("canary", success=99, error=1)
-    running, _ = _release_past_the_staging_gate(world)
+    running, _ = _release_past_the_sync_gate(world)
     state = running.result()  # no canary gate is answered: the analysis approves both
 
     assert state.is_completed(), state.message
@@ -80,7 +80,7 @@ def test_a_failing_analysis_stops_the_release_with_the_canary_removed_and_nothin
     world = build_world(tmp_path, registry, sandbox, release={"staging_canary": _canary(metrics)})
     old = f"{world.image()}:v1.0"
     _dev_at_v3(world, 3)
-    running, _ = _release_past_the_staging_gate(world)
+    running, _ = _release_past_the_sync_gate(world)
     state = running.result()
 
     assert state.is_cancelled(), state.message  # as a rejection ends it
@@ -95,7 +95,7 @@ def test_an_inconclusive_analysis_asks_at_each_step_with_the_measurements_and_th
     world: Any, metrics: Metrics
 ) -> None:
     metrics.set("canary", success=80, error=20)
-    running, run = _release_past_the_staging_gate(world)
+    running, run = _release_past_the_sync_gate(world)
     for step in (1, 2):
         paused_run(world.app("dev"), f"canary-staging-*-step-{step}")
         gate = artifact("gate-canary-staging-", run.id)

@@ -21,10 +21,9 @@ from ferry.devenv.registry import RunningRegistry
 from ferry.devenv.rollout_chart import ANALYSIS_STEPS
 from ferry.release.argo import ARGO_API
 from ferry.sandbox.cluster import Sandbox
-from flows.release import release
 from flows.sync import auto_sync
 from tests.fixtures.prometheus import Metrics
-from tests.release.test_release_claims import _history
+from tests.release.test_release_claims import _history, _release_past_the_sync_gate
 from tests.release.world import (
     NEW_BUILD,
     Background,
@@ -75,12 +74,7 @@ def _released_to_the_canary(world: ReleaseWorld) -> tuple[Background, Any]:
     assert world.update_images().images_updated == 3  # Dev's two images, the Rollout's one
     state = auto_sync(config=str(world.config), cluster="dev", wait_timeout=90, return_state=True)
     assert state.is_completed(), state.message
-    running = Background(lambda: release(app=world.app("dev"), config=str(world.config), return_state=True))
-    run = paused_run(world.app("dev"), "verified-dev-*")
-    answer(run, True)
-    paused_run(world.app("dev"), "sync-production-*")
-    answer(run, True, "bob")
-    return running, run
+    return _release_past_the_sync_gate(world, "production")
 
 
 def _rollout(world: ReleaseWorld) -> dict[str, Any]:

@@ -43,12 +43,12 @@ def _dev_at_v3(world: ReleaseWorld, environments: int) -> None:
     assert world.image_of("dev") == f"{world.image()}:v3-5a7147"
 
 
-def _release_past_the_staging_gate(world: ReleaseWorld) -> tuple[Background, FlowRun]:
-    """Start the release and approve "Dev verified?" and "Sync staging?"."""
+def _release_past_the_sync_gate(world: ReleaseWorld, env: str = "staging") -> tuple[Background, FlowRun]:
+    """Start the release and approve "Dev verified?" and "Sync <env>?"."""
     running = Background(lambda: release(app=world.app("dev"), config=str(world.config), return_state=True))
     run = paused_run(world.app("dev"), "verified-dev-*")
     answer(run, True)
-    paused_run(world.app("dev"), "sync-staging-*")
+    paused_run(world.app("dev"), f"sync-{env}-*")
     answer(run, True, "bob")
     return running, run
 
@@ -67,7 +67,7 @@ def test_rejecting_a_canary_step_in_the_release_stops_it_and_removes_the_canary(
     )
     old, new = f"{world.image()}:v1.0", f"{world.image()}:v3-5a7147"
     _dev_at_v3(world, 3)
-    running, run = _release_past_the_staging_gate(world)
+    running, run = _release_past_the_sync_gate(world)
     paused_run(world.app("dev"), "canary-staging-*-step-1")
     canary = world.deployment("staging", canary_name("echo-server"))
     assert canary is not None and canary["spec"]["template"]["spec"]["containers"][0]["image"] == new
@@ -76,9 +76,7 @@ def test_rejecting_a_canary_step_in_the_release_stops_it_and_removes_the_canary(
 
     assert state.is_cancelled(), "a rejection is a decision, not a failure"
     assert (
-        "canary" in str(state.message)
-        and "rejected at" in str(state.message)
-        and "bob" in str(state.message)
+        "canary" in str(state.message) and "rejected at" in str(state.message) and "bob" in str(state.message)
     )
     assert world.deployment("staging", canary_name("echo-server")) is None, "reject deletes the canary"
     assert world.image_of("staging") == old, "the stable Deployment never moved"
@@ -108,7 +106,7 @@ def test_auto_rollback_rolls_back_and_holds_an_environment_whose_canary_was_reje
         "Staging rolls out through a Kruise Rollout",
     )
     _dev_at_v3(world, 2)
-    running, run = _release_past_the_staging_gate(world)
+    running, run = _release_past_the_sync_gate(world)
 
     with world.engine() as engine:
         cluster, ns = engine.connect(world.app("staging")), engine.target(world.app("staging")).namespace
