@@ -27,6 +27,7 @@ from ferry.config import load_config
 from ferry.errors import FerryError, GateStopped, Rejected
 from ferry.release import pipeline
 from ferry.release.canary import CanaryProvider
+from ferry.release.fleet import FleetView, Wave
 from ferry.release.gates import (
     CanaryStep,
     CheckResult,
@@ -68,6 +69,7 @@ from tasks.release import (
     validate,
     wait_dev_ready,
 )
+from tasks.waves import app_status, publish_status, sync_wave
 
 
 @dataclass(frozen=True, slots=True)
@@ -164,6 +166,27 @@ class FlowSteps:
         self, provider: CanaryProvider, app: str, env: str, revision: str, since: int
     ) -> AnalysisOutcome | None:
         return rollout_analysis(provider, app, env, revision, since)
+
+    def publish_wave_diff(self, env: str, wave: Wave, diffs: Sequence[tuple[AppTarget, str, AppDiff]]) -> str:
+        parts = [f"## `{t.name}` at `{sha[:12]}`\n\n{diff_markdown(d)}" for t, sha, d in diffs]
+        artifact = publish_once(
+            f"release-diff-{env}-wave-{wave.number}-{diffs[0][1][:12]}",
+            "\n\n".join(parts),
+            f"Diffs of {env} {wave.label}",
+        )
+        return artifact_link(self.gate.ui_url, str(artifact))
+
+    def sync_wave(
+        self, targets: Sequence[AppTarget], revisions: Sequence[str], *, wait: bool, parallel: int
+    ) -> Any:
+        timeout = self.wait_timeout if wait else None
+        return sync_wave(self.engine, targets, revisions, self.who, timeout, parallel)
+
+    def statuses(self, targets: Sequence[AppTarget]) -> list[AppStatus]:
+        return [app_status(self.engine, t) for t in targets]
+
+    def publish_status(self, view: FleetView) -> None:
+        publish_status(view)
 
 
 def _steps(engine: SyncEngine, config: ReleaseConfig, suspend: bool, wait_timeout: float) -> FlowSteps:

@@ -22,8 +22,16 @@ from ferry.release.canary import (
     NativeCanary,
     changed_deployments,
 )
+from ferry.release.fleet import FleetView, Wave, initial_view
 from ferry.release.holds import get_hold
-from ferry.schema.releases import ENVIRONMENT_LABEL, ENVIRONMENTS, SERVICE_LABEL, CanaryConfig, ReleaseConfig
+from ferry.schema.releases import (
+    ENVIRONMENT_LABEL,
+    ENVIRONMENTS,
+    SERVICE_LABEL,
+    CanaryConfig,
+    ReleaseConfig,
+    WaveConfig,
+)
 from ferry.sync.engine import SyncEngine
 from ferry.sync.render import Rendered
 from ferry.sync.target import AppRef, AppStatus
@@ -33,11 +41,16 @@ logger = logging.getLogger(__name__)
 
 @dataclass(frozen=True, slots=True)
 class ResolvedRelease:
-    """One release with its apps found: environment → Application name."""
+    """One release with its apps found: environment → Application name, or → its waves.
+
+    ``clusters`` names each app's destination cluster, for the fleet view.
+    """
 
     config: ReleaseConfig
     apps: dict[str, str]
     canaries: dict[str, CanaryConfig] = field(default_factory=dict)
+    waves: dict[str, tuple[Wave, ...]] = field(default_factory=dict)
+    clusters: dict[str, str] = field(default_factory=dict)
 
     @property
     def name(self) -> str:
@@ -46,33 +59,123 @@ class ResolvedRelease:
     def canary(self, env: str) -> CanaryConfig:
         return self.canaries.get(env, CanaryConfig())
 
+    def environments(self) -> list[str]:
+        """The environments with an app or waves, in promotion order."""
+        return [env for env in ENVIRONMENTS if env in self.apps or env in self.waves]
+
+    def members(self) -> dict[str, str]:
+        """Every app of the release → its environment."""
+        found = {app: env for env, app in self.apps.items()}
+        for env, waves in self.waves.items():
+            found.update({app: env for wave in waves for app in wave.apps})
+        return found
+
+    def view(self) -> FleetView:
+        """The fleet view before anything ran."""
+        singles = [(env, self.apps[env], self.clusters.get(self.apps[env], "")) for env in self.apps]
+        waves = [
+            (env, wave, [self.clusters.get(app, "") for app in wave.apps])
+            for env, env_waves in self.waves.items()
+            for wave in env_waves
+        ]
+        return initial_view(self.name, singles, waves)
+
 
 def resolve(config: FerryConfig, engine: SyncEngine, release: ReleaseConfig) -> ResolvedRelease:
-    """The apps of ``release``, listed in it or found by its selector label."""
-    apps = {env: e.app for env, e in release.environments.items()}
+    """The apps of ``release``, listed in it or found by its selector label; its waves, resolved."""
+    apps = {env: e.app for env, e in release.environments.items() if e.app is not None}
     canaries = {env: e.canary for env, e in release.environments.items()}
+    labelled: dict[str, list[Application]] = {}
     if release.selector:
         for app in engine.applications():
             labels = app.metadata.labels
             env = labels.get(ENVIRONMENT_LABEL)
-            if labels.get(SERVICE_LABEL) == release.selector and env in ENVIRONMENTS:
-                if env in apps and apps[env] != app.name:
-                    raise ConfigError(
-                        f"release {release.name!r}: both {apps[env]} and {app.name} are its {env} app",
-                        key=f"releases.{release.name}",
-                    )
-                apps[env] = app.name
-                canaries.setdefault(env, release.canary.get(env, CanaryConfig()))
-    return ResolvedRelease(release, apps, canaries)
+            if labels.get(SERVICE_LABEL) != release.selector or env not in ENVIRONMENTS:
+                continue
+            entry = release.environments.get(env)
+            if entry is not None and entry.waves:
+                labelled.setdefault(env, []).append(app)
+                continue
+            if env in apps and apps[env] != app.name:
+                raise ConfigError(
+                    f"release {release.name!r}: both {apps[env]} and {app.name} are its {env} app",
+                    key=f"releases.{release.name}",
+                )
+            apps[env] = app.name
+            canaries.setdefault(env, release.canary.get(env, CanaryConfig()))
+    clusters = {app: _cluster_name(engine, app) for app in apps.values()}
+    waves: dict[str, tuple[Wave, ...]] = {}
+    for env, entry in release.environments.items():
+        if entry.waves:
+            found = labelled.get(env, [])
+            waves[env] = resolve_waves(release.name, env, entry.waves, engine, found, clusters)
+    return ResolvedRelease(release, apps, canaries, waves, clusters)
+
+
+def resolve_waves(
+    release: str,
+    env: str,
+    configs: tuple[WaveConfig, ...],
+    engine: SyncEngine,
+    labelled: list[Application],
+    clusters: dict[str, str],
+) -> tuple[Wave, ...]:
+    """Each wave's Applications: those it lists, then the environment's apps its labels or clusters match.
+
+    The candidates are every app a wave lists and every app the release's selector
+    labels with ``env``. Updates ``clusters`` (app → its destination cluster).
+
+    Raises:
+        ConfigError: An app is in two waves, a wave selects none, or a candidate is in none
+            (it would never be released: a silent gap in a fleet is worse than an error).
+    """
+    key = f"releases.{release}.environments.{env}.waves"
+    listed = [engine.application(name) for wave in configs for name in wave.apps]
+    candidates = {a.name: a for a in [*listed, *labelled]}
+    for name in candidates:
+        clusters[name] = engine.target(candidates[name]).entry.name
+    owner: dict[str, int] = {}
+    waves = []
+    for number, wave in enumerate(configs, start=1):
+        members = [name for name in candidates if _selects(wave, candidates[name], clusters[name])]
+        if not members:
+            raise ConfigError(f"{key}.{number - 1}: the wave selects no Application", key=key)
+        for name in members:
+            if name in owner:
+                raise ConfigError(f"{key}: {name} is in wave {owner[name]} and wave {number}", key=key)
+            owner[name] = number
+        title = wave.name or ", ".join(dict.fromkeys(clusters[m] for m in members))
+        waves.append(Wave(number, title, tuple(members), wave))
+    left = sorted(set(candidates) - set(owner))
+    if left:
+        raise ConfigError(f"{key}: {left} of {env} are in no wave", key=key)
+    return tuple(waves)
+
+
+def _cluster_name(engine: SyncEngine, app: str) -> str:
+    """The app's cluster for the fleet view; '' when its destination is unresolved (its own steps say why)."""
+    try:
+        return engine.target(app).entry.name
+    except ConfigError:
+        return ""
+
+
+def _selects(wave: WaveConfig, app: Application, cluster: str) -> bool:
+    if app.name in wave.apps:
+        return True
+    labels = app.metadata.labels
+    if wave.labels and all(labels.get(k) == v for k, v in wave.labels.items()):
+        return True
+    return bool(wave.clusters) and cluster in wave.clusters
 
 
 def release_of(config: FerryConfig, engine: SyncEngine, app: str) -> tuple[ResolvedRelease, str] | None:
     """The release ``app`` belongs to and its environment there, or None."""
     for release in config.releases:
         resolved = resolve(config, engine, release)
-        for env, name in resolved.apps.items():
-            if name == app:
-                return resolved, env
+        env = resolved.members().get(app)
+        if env is not None:
+            return resolved, env
     return None
 
 
@@ -84,7 +187,7 @@ def environment_of(config: FerryConfig, app: Application) -> tuple[str, str] | N
     labels = app.metadata.labels
     for release in config.releases:
         for env, entry in release.environments.items():
-            if entry.app == app.name:
+            if entry.app == app.name or any(app.name in wave.apps for wave in entry.waves):
                 return release.name, env
         labelled = labels.get(ENVIRONMENT_LABEL)
         if release.selector and labels.get(SERVICE_LABEL) == release.selector and labelled in ENVIRONMENTS:

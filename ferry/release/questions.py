@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from ferry.release.fleet import Wave
 from ferry.release.gates import (
     SHORT_SHA,
     CanaryStep,
@@ -244,8 +245,10 @@ def sync_question(
     )
 
 
-def canary_question(env: str, app: str, revision: str, step: CanaryStep, note: str = "") -> GateQuestion:
-    """The gate at a paused canary step."""
+def canary_question(
+    env: str, app: str, revision: str, step: CanaryStep, note: str = "", *, place: str | None = None
+) -> GateQuestion:
+    """The gate at a paused canary step, keyed by ``place`` (default ``env``; a wave's: ``<env>-<app>``)."""
     title = f"Approve canary {step.label()}?"
     lines = [
         f"`{app}` ({env}) at `{_short(revision)}`: the canary is paused at {step.label()}.",
@@ -256,7 +259,7 @@ def canary_question(env: str, app: str, revision: str, step: CanaryStep, note: s
         lines = [f"> ⚠️ {note}", "", *lines]
     summary = f"{title} {app} ({env}) at {_short(revision)}" + (f"\n{note}" if note else "")
     return GateQuestion(
-        gate_key("canary", env, revision, step.index),
+        gate_key("canary", place or env, revision, step.index),
         title,
         "\n".join(lines),
         summary,
@@ -278,4 +281,49 @@ def head_moved(gate: str, branch: str, approved: str, head: str) -> str:
     return (
         f"{branch} moved from {_short(approved)} to {_short(head)} while {gate!r} waited; "
         f"{_short(approved)} was synced, as approved"
+    )
+
+
+def wave_question(
+    env: str,
+    wave: Wave,
+    pins: Sequence[tuple[str, str, WriteBack]],
+    images: Sequence[ImageMove],
+    diffs: Sequence[DiffDigest],
+    earlier: Sequence[str],
+    note: str = "",
+) -> GateQuestion:
+    """The gate before one wave: every app's commit and changes, and what the earlier waves did.
+
+    Args:
+        env: The environment.
+        wave: The wave.
+        pins: ``(app, cluster, pinned commit)`` per app of the wave, in order.
+        images: The release's image changes.
+        diffs: Each app's diff, in the same order.
+        earlier: One line per app of the earlier waves (their revision, health and decision).
+        note: A warning to show first.
+    """
+    title = f"Sync {env} {wave.label}?"
+    shas = list(dict.fromkeys(pin.sha for _, _, pin in pins))
+    lines = [f"**Sync {len(pins)} app(s) of {env} {wave.label}?**", ""]
+    if note:
+        lines += [f"> ⚠️ {note}", ""]
+    lines += ["**Images**", "", *images_list(images), ""]
+    if earlier:
+        lines += ["**Earlier waves**", "", *(f"- {line}" for line in earlier), ""]
+    for (app, cluster, pin), diff in zip(pins, diffs, strict=True):
+        lines += [f"### `{app}` on {cluster} → `{_short(pin.sha)}`", "", *_diff_lines(diff), ""]
+    changed = sum(1 for d in diffs if d.changes)
+    summary = [
+        f"{title} {len(pins)} app(s) to {', '.join(_short(s) for s in shas)}: {images_summary(images)}",
+        f"{changed} of {len(diffs)} app(s) change",
+    ]
+    return GateQuestion(
+        gate_key("sync", f"{env}-wave-{wave.number}", shas[0] if shas else ""),
+        title,
+        "\n".join(lines).rstrip() + "\n",
+        "\n".join(summary + ([note] if note else [])),
+        shas[0] if len(shas) == 1 else "",
+        {"revision": ",".join(shas), "app": ",".join(app for app, _, _ in pins), "wave": str(wave.number)},
     )

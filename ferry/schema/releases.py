@@ -152,11 +152,53 @@ class CanaryConfig(GatePolicy):
         return self
 
 
-class EnvironmentConfig(FrozenModel):
-    """One environment of a release: its Application and its canary."""
+REGION_LABEL = "ferry.io/region"
+WAVE_LABEL = "ferry.io/wave"
 
-    app: str
+
+class WaveConfig(FrozenModel):
+    """One wave of an environment: the Applications (one per cluster or region) released together.
+
+    Its apps are those listed, plus the environment's apps (listed in other waves'
+    ``apps`` or found by the release's ``selector``) whose labels match ``labels`` or
+    whose destination cluster is in ``clusters``.
+    """
+
+    name: str | None = Field(default=None, description="Shown in its gate; default: its clusters")
+    apps: tuple[str, ...] = ()
+    labels: dict[str, str] = Field(
+        default_factory=dict, description=f"Apps whose labels all match, e.g. {REGION_LABEL}: cn-beijing"
+    )
+    clusters: tuple[str, ...] = Field(default=(), description="Apps whose destination is one of these")
+    auto_approve: bool = Field(
+        default=False, description="Open without asking when every app of the last wave passed its analysis"
+    )
+    soak: Duration = Field(default=0.0, ge=0, description="Seconds (or `10m`) healthy after the wave")
+    max_parallel: int = Field(default=4, ge=1, description="Apps of the wave synced at once")
+
+    @model_validator(mode="after")
+    def _selects(self) -> WaveConfig:
+        if not (self.apps or self.labels or self.clusters):
+            raise ValueError("a wave needs `apps`, `labels` or `clusters`")
+        return self
+
+
+class EnvironmentConfig(FrozenModel):
+    """One environment of a release: its Application (or its waves of them) and its canary."""
+
+    app: str | None = None
+    waves: tuple[WaveConfig, ...] = Field(
+        default=(), description="Ordered waves of Applications; the release stops at the first that fails"
+    )
     canary: CanaryConfig = CanaryConfig()
+
+    @model_validator(mode="after")
+    def _one_or_waves(self) -> EnvironmentConfig:
+        if self.app is not None and self.waves:
+            raise ValueError("an environment has `app` or `waves`, not both")
+        if self.waves and self.waves[0].auto_approve:
+            raise ValueError("waves.0.auto_approve: the first wave has no earlier wave whose analysis passed")
+        return self
 
 
 class ReleaseConfig(FrozenModel):
@@ -188,4 +230,10 @@ class ReleaseConfig(FrozenModel):
         unknown = sorted(set(self.environments) - set(ENVIRONMENTS))
         if unknown:
             raise ValueError(f"release {self.name!r}: unknown environment(s) {unknown}")
+        dev = self.environments.get("dev")
+        if dev is not None and dev.waves:
+            raise ValueError(f"release {self.name!r}: dev is one Application (the one a release starts from)")
+        unnamed = [env for env, e in self.environments.items() if e.app is None and not e.waves]
+        if unnamed and not self.selector:
+            raise ValueError(f"release {self.name!r}: environment(s) {unnamed} name no `app` or `waves`")
         return self

@@ -53,6 +53,7 @@ class Steps:
         self.canary_left = canary_steps
         self.canary_total = canary_steps
         self.checks_pass = checks_pass
+        self.views: list[Any] = []
 
     def _call(self, step: str, app: Any) -> None:
         self.calls.append((step, str(app)))
@@ -144,6 +145,20 @@ class Steps:
 
     def rollout_analysis(self, provider: Any, app: str, env: str, revision: str, since: int) -> Any:
         return None  # the Rollout ran no analysis steps of its own
+
+    def publish_status(self, view: Any) -> None:
+        self.views.append(view)
+
+    def publish_wave_diff(self, env: str, wave: Any, diffs: Sequence[Any]) -> str:
+        return f"http://ui/{env}-wave-{wave.number}"
+
+    def sync_wave(
+        self, targets: Sequence[AppTarget], revisions: Sequence[str], *, wait: bool, parallel: int
+    ) -> Any:
+        self._call(f"sync wave(wait={wait}, parallel={parallel})", ",".join(t.name for t in targets))
+
+    def statuses(self, targets: Sequence[AppTarget]) -> list[AppStatus]:
+        return [self.wait_dev_ready(t, 0) for t in targets]
 
 
 def _release(auto_rollback: bool = False, provider: str = "argo") -> ResolvedRelease:
