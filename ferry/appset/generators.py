@@ -79,7 +79,10 @@ def flatten(params: Mapping[str, Any], prefix: str = "") -> dict[str, str]:
 
 def _with_values(params: Params, values: Mapping[str, str], language: Language) -> Params:
     # Values see the generator's own parameters, never each other (Argo CD's billion-laughs guard).
-    rendered = {key: render_string(value, params, language) for key, value in values.items()}
+    try:
+        rendered = {key: render_string(value, params, language) for key, value in values.items()}
+    except GoTemplateError as exc:
+        raise GoTemplateError(f"values: {exc.message}") from exc
     if not rendered:
         return params
     if language.go:
@@ -291,7 +294,10 @@ def _interpolate(raw: Mapping[str, Any], params: Params, language: Language) -> 
 def _matrix(spec: MatrixGenerator, language: Language, context: Context, where: str) -> list[Params]:
     out: list[Params] = []
     for first in generate(spec.children[0], language, context):
-        raw = _interpolate(spec.raw_children[1], first, language)
+        try:
+            raw = _interpolate(spec.raw_children[1], first, language)
+        except GoTemplateError as exc:
+            raise ConfigError(f"{where}.generators[1]: {exc.message}") from exc
         second = parse_generator(raw, f"{where}.generators[1]", nested=True)
         for other in generate(second, language, context):
             out.append(_merge(first, other) if language.go else _combine(first, other, where))
@@ -302,14 +308,21 @@ def generate(generator: Generator, language: Language, context: Context) -> list
     """The parameter sets of one generator, after its ``selector``."""
     spec = generator.spec
     where = generator.where
-    if isinstance(spec, ListGenerator):
-        params = _list(spec, language, f"{where}.list")
-    elif isinstance(spec, ClustersGenerator):
-        params = _clusters(spec, language, context)
-    elif isinstance(spec, GitGenerator):
-        params = _git(spec, language, context, f"{where}.git")
-    else:
-        params = _matrix(spec, language, context, f"{where}.matrix")
+    try:
+        if isinstance(spec, ListGenerator):
+            params = _list(spec, language, f"{where}.list")
+        elif isinstance(spec, ClustersGenerator):
+            params = _clusters(spec, language, context)
+        elif isinstance(spec, GitGenerator):
+            params = _git(spec, language, context, f"{where}.git")
+        else:
+            params = _matrix(spec, language, context, f"{where}.matrix")
+    except GoTemplateError as exc:
+        # A failed render of the generator's values: name the generator.
+        kind = {ListGenerator: "list", ClustersGenerator: "clusters", GitGenerator: "git"}.get(
+            type(spec), "matrix"
+        )
+        raise ConfigError(f"{where}.{kind}.{exc.message}") from exc
     if generator.selector is None:
         return params
     selector = generator.selector

@@ -255,3 +255,10 @@ def test_a_bad_selector_names_the_field() -> None:
                 }
             }
         )
+
+
+def test_a_failed_value_names_the_generator() -> None:
+    with pytest.raises(
+        ConfigError, match=r"spec\.generators\[0\]\.clusters\.values: .*no entry for key \"nope\""
+    ):
+        params_of({"clusters": {"values": {"x": "{{ .nope }}"}}}, go=True, strict=True, clusters=(STAGING,))

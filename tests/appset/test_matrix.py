@@ -166,3 +166,9 @@ def test_a_generator_selector_filters_its_parameters() -> None:
         "selector": {"matchLabels": {"env": "prod"}},
     }
     assert params_of(raw) == [{"env": "prod"}]
+
+
+def test_an_interpolation_error_names_the_second_generator() -> None:
+    raw = _matrix(_list({"a": "1"}), _list({"b": "{{ .missing }}"}))
+    with pytest.raises(ConfigError, match=r"matrix\.generators\[1\]: .*map has no entry for key \"missing\""):
+        params_of(raw, go=True, strict=True)

@@ -245,3 +245,8 @@ def test_language_options() -> None:
     assert Language.of(True, ()) == GO
     with pytest.raises(GoTemplateError, match="unsupported goTemplateOptions entry"):
         Language.of(True, ("missingkey=bogus",))
+
+
+def test_literal_braces_through_a_string_literal() -> None:
+    # How Argo CD users keep "{{" for Helm: {{ "{{" }} prints it.
+    assert render_string('{{ "{{" }} .Values.x {{ "}}" }}', {"x": 1}, GO) == "{{ .Values.x }}"
