@@ -17,7 +17,7 @@ from typing import Any
 import yaml
 
 from ferry import safeyaml
-from ferry.appset.gofuncs import GoTemplateError, go_print, sanitize_name
+from ferry.appset.gofuncs import GoTemplateError, go_print, json_numbers, sanitize_name
 from ferry.appset.model import (
     ClustersGenerator,
     Generator,
@@ -92,7 +92,7 @@ def _with_values(params: Params, values: Mapping[str, str], language: Language) 
 
 def _list(spec: ListGenerator, language: Language, where: str) -> list[Params]:
     if language.go:
-        return [dict(element) for element in spec.elements]
+        return [json_numbers(dict(element)) for element in spec.elements]
     out: list[Params] = []
     for index, element in enumerate(spec.elements):
         params: Params = {}
@@ -231,7 +231,8 @@ def git_files(spec: GitGenerator, tree: Tree, language: Language) -> list[Params
             ) from exc
         directory = posixpath.dirname(path) or "."
         for found in objects:
-            own = dict(found) if language.go else flatten(found)
+            # Argo CD decodes files through JSON: every number is a float64 there.
+            own = json_numbers(dict(found)) if language.go else flatten(json_numbers(found))
             params = {
                 **own,
                 **_path_params(directory, language, spec.path_param_prefix, posixpath.basename(path)),

@@ -14,15 +14,17 @@ use for names, labels and paths; any other name is refused when the template is 
 from __future__ import annotations
 
 import json
+import math
 import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from decimal import Decimal
 from typing import Any
 
 from ferry.analysis.expr_values import go_type
 from ferry.errors import ConfigError
 
-__all__ = ["FUNCTIONS", "GoTemplateError", "call", "go_print", "sanitize_name", "truth"]
+__all__ = ["FUNCTIONS", "GoTemplateError", "call", "go_print", "json_numbers", "sanitize_name", "truth"]
 
 
 class GoTemplateError(ConfigError):
@@ -42,16 +44,43 @@ def sanitize_name(name: str) -> str:
 
 
 def _go_float(value: float) -> str:
-    # Go's %v prints floats in their shortest form, without the ".0" of an integral value.
-    if value.is_integer() and abs(value) < 1e21:
-        return str(int(value))
-    text = repr(value)
-    if "e" in text:
-        mantissa, _, exponent = text.partition("e")
-        sign = "-" if exponent.startswith("-") else "+"
-        digits = exponent.lstrip("+-").rjust(2, "0")
-        return f"{mantissa}e{sign}{digits}"
-    return text
+    """Go's ``%v`` of a float64: the shortest digits, in ``%e`` form when the exponent is < -4 or >= 6.
+
+    >>> [_go_float(v) for v in (3.0, 1.5, 123456.0, 1e6, 0.00001, -2.5e-7)]
+    ['3', '1.5', '123456', '1e+06', '1e-05', '-2.5e-07']
+    """
+    if math.isnan(value):
+        return "NaN"
+    if math.isinf(value):
+        return "+Inf" if value > 0 else "-Inf"
+    if value == 0:
+        return "-0" if math.copysign(1.0, value) < 0 else "0"
+    sign, digit_tuple, exponent = Decimal(repr(value)).as_tuple()
+    digits = "".join(map(str, digit_tuple)).rstrip("0") or "0"
+    point = len(digit_tuple) + int(exponent)  # where the decimal point sits after the first digit run
+    minus = "-" if sign else ""
+    exp = point - 1
+    if exp < -4 or exp >= 6:
+        mantissa = digits[0] + ("." + digits[1:] if len(digits) > 1 else "")
+        return f"{minus}{mantissa}e{'-' if exp < 0 else '+'}{abs(exp):02d}"
+    if point <= 0:
+        return f"{minus}0.{'0' * -point}{digits}"
+    if point >= len(digits):
+        return f"{minus}{digits}{'0' * (point - len(digits))}"
+    return f"{minus}{digits[:point]}.{digits[point:]}"
+
+
+def json_numbers(value: Any) -> Any:
+    """Numbers as Argo CD holds them after JSON decoding: float64, so ``1000000`` prints ``1e+06``."""
+    if isinstance(value, bool) or value is None:
+        return value
+    if isinstance(value, int):
+        return float(value)
+    if isinstance(value, Mapping):
+        return {k: json_numbers(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [json_numbers(v) for v in value]
+    return value
 
 
 def go_print(value: Any, *, top: bool = True) -> str:

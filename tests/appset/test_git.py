@@ -341,3 +341,10 @@ def test_directory_tree_refuses_a_symlink_out_of_the_checkout(tmp_path: Path) ->
     assert tree.directories() == ["apps"]  # a symlinked directory is never walked into
     with pytest.raises(ConfigError, match="resolves outside the repository checkout"):
         params_of(_git(files=[{"path": "apps/*.json"}]), tree=tree)
+
+
+def test_numbers_in_files_print_as_the_float64_argo_cd_decodes() -> None:
+    # Argo CD reads files through JSON: 123 prints "123" (git_test.go's key3), 1000000 prints "1e+06".
+    tree = MemoryTree(contents={"a/config.yaml": b"small: 123\nbig: 1000000\nratio: 0.5\nflag: true\n"})
+    (got,) = params_of(_git(files=[{"path": "a/config.yaml"}]), tree=tree)
+    assert (got["small"], got["big"], got["ratio"], got["flag"]) == ("123", "1e+06", "0.5", "true")

@@ -6,7 +6,9 @@ from typing import Any
 
 import pytest
 
-from ferry.appset.generators import Cluster
+from ferry.appset.generators import Cluster, Context, generate
+from ferry.appset.model import parse_generator
+from ferry.appset.render import Language, render_string
 from ferry.errors import ConfigError
 from tests.appset.helpers import PRODUCTION, STAGING, params_of, unordered
 
@@ -262,3 +264,10 @@ def test_a_failed_value_names_the_generator() -> None:
         ConfigError, match=r"spec\.generators\[0\]\.clusters\.values: .*no entry for key \"nope\""
     ):
         params_of({"clusters": {"values": {"x": "{{ .nope }}"}}}, go=True, strict=True, clusters=(STAGING,))
+
+
+def test_go_template_list_numbers_are_float64() -> None:
+    (params,) = generate(
+        parse_generator({"list": {"elements": [{"n": 1000000, "m": 2}]}}, "g"), Language(True), Context()
+    )
+    assert render_string("{{ .n }}/{{ .m }}/{{ toJson .n }}", params, Language(True)) == "1e+06/2/1000000"
