@@ -90,9 +90,22 @@ def _with_values(params: Params, values: Mapping[str, str], language: Language) 
     return {**params, **{f"values.{k}": v for k, v in rendered.items()}}
 
 
+def _elements_yaml(text: str, where: str) -> list[Params]:
+    if not text:
+        return []
+    try:
+        loaded = safeyaml.load(text.encode(), source=f"{where}.elementsYaml")
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"{where}.elementsYaml: error unmarshling decoded ElementsYaml: {exc}") from exc
+    if not isinstance(loaded, list) or not all(isinstance(e, Mapping) for e in loaded):
+        raise ConfigError(f"{where}.elementsYaml must be a YAML list of mappings")
+    # Appended as decoded, in either template language, as Argo CD does.
+    return [json_numbers(dict(e)) for e in loaded]
+
+
 def _list(spec: ListGenerator, language: Language, where: str) -> list[Params]:
     if language.go:
-        return [json_numbers(dict(element)) for element in spec.elements]
+        return [json_numbers(dict(e)) for e in spec.elements] + _elements_yaml(spec.elements_yaml, where)
     out: list[Params] = []
     for index, element in enumerate(spec.elements):
         params: Params = {}
@@ -112,7 +125,7 @@ def _list(spec: ListGenerator, language: Language, where: str) -> list[Params]:
                     "(without goTemplate every element value must be a string)"
                 )
         out.append(params)
-    return out
+    return out + _elements_yaml(spec.elements_yaml, where)
 
 
 def _cluster_params(cluster: Cluster, language: Language) -> Params:

@@ -15,9 +15,6 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-import yaml
-
-from ferry import safeyaml
 from ferry.appset.render import Language, check_template
 from ferry.appset.rollingsync import RollingStep, parse_strategy
 from ferry.appset.selector import LabelSelector, parse_selector
@@ -47,6 +44,7 @@ _REFUSED = ("merge", "scmProvider", "pullRequest", "clusterDecisionResource", "p
 @dataclass(frozen=True, slots=True)
 class ListGenerator:
     elements: tuple[Mapping[str, Any], ...]
+    elements_yaml: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -133,18 +131,11 @@ def _list_generator(raw: Mapping[str, Any], where: str) -> ListGenerator:
         if not isinstance(element, Mapping):
             raise ConfigError(f"{where}.elements[{index}] must be a mapping")
         out.append(element)
-    text = raw.get("elementsYaml")
-    if text:
-        if not isinstance(text, str):
-            raise ConfigError(f"{where}.elementsYaml must be a string")
-        try:
-            extra = safeyaml.load(text.encode(), source=f"{where}.elementsYaml")
-        except yaml.YAMLError as exc:
-            raise ConfigError(f"{where}.elementsYaml: cannot parse YAML: {exc}") from exc
-        if not isinstance(extra, list) or not all(isinstance(e, Mapping) for e in extra):
-            raise ConfigError(f"{where}.elementsYaml must be a YAML list of mappings")
-        out.extend(extra)
-    return ListGenerator(tuple(out))
+    text = raw.get("elementsYaml") or ""
+    if not isinstance(text, str):
+        raise ConfigError(f"{where}.elementsYaml must be a string")
+    # Parsed when generating: in a matrix's second child it is a template rendered first.
+    return ListGenerator(tuple(out), text)
 
 
 def _git_paths(raw: Any, where: str) -> tuple[GitPath, ...]:

@@ -10,7 +10,9 @@ from typing import Any
 
 import pytest
 
-from ferry.appset.generators import Cluster
+from ferry.appset.generators import Cluster, Context, generate
+from ferry.appset.model import parse_generator
+from ferry.appset.render import Language
 from ferry.errors import ConfigError
 from tests.appset.helpers import MemoryTree, params_of
 
@@ -172,3 +174,94 @@ def test_an_interpolation_error_names_the_second_generator() -> None:
     raw = _matrix(_list({"a": "1"}), _list({"b": "{{ .missing }}"}))
     with pytest.raises(ConfigError, match=r"matrix\.generators\[1\]: .*map has no entry for key \"missing\""):
         params_of(raw, go=True, strict=True)
+
+
+def test_list_elements_yaml_rendered_from_the_first_generator() -> None:
+    # TestMatrixGenerateListElementsYaml: elementsYaml "{{ .foo.bar | toJson }}" over a git file's list.
+    content = b"foo:\n  bar:\n    - {chart: a, version: '1'}\n    - {chart: b, version: '2'}\n"
+    git = {
+        "git": {"repoURL": "RepoURL", "revision": "Revision", "files": [{"path": "path/dir/file_name.yaml"}]}
+    }
+    listing = {"list": {"elements": [], "elementsYaml": "{{ .foo.bar | toJson }}"}}
+    got = params_of(
+        _matrix(git, listing), go=True, tree=MemoryTree(contents={"path/dir/file_name.yaml": content})
+    )
+    bar = [{"chart": "a", "version": "1"}, {"chart": "b", "version": "2"}]
+    path = {
+        "basename": "dir",
+        "basenameNormalized": "dir",
+        "filename": "file_name.yaml",
+        "filenameNormalized": "file-name.yaml",
+        "path": "path/dir",
+        "segments": ["path", "dir"],
+    }
+    assert got == [
+        {"chart": "a", "version": "1", "foo": {"bar": bar}, "path": path},
+        {"chart": "b", "version": "2", "foo": {"bar": bar}, "path": path},
+    ]
+
+
+def _repo(tree: MemoryTree, seen: list[str]) -> Any:
+    def trees(url: str, revision: str) -> MemoryTree:
+        seen.append(url)
+        return tree
+
+    return trees
+
+
+def test_list_by_git_files() -> None:
+    # TestGitGenerator_GenerateParams_list_x_git_matrix_generator: the nested git generator is a files one.
+    git = {"git": {"repoURL": "https://git.example.com", "files": [{"path": "some/path.json"}]}}
+    tree = MemoryTree(contents={"some/path.json": b"test: content"})
+    assert params_of(_matrix(_list({"some": "value"}), git), tree=tree) == [
+        {
+            "path": "some",
+            "path.basename": "some",
+            "path.basenameNormalized": "some",
+            "path.filename": "path.json",
+            "path.filenameNormalized": "path.json",
+            "path[0]": "some",
+            "some": "value",
+            "test": "content",
+        }
+    ]
+
+
+def test_list_by_git_error_names_the_interpolated_repo_and_file() -> None:
+    # TestGitGenerator_GenerateParams_list_x_git_matrix_generator_error_includes_repo
+    seen: list[str] = []
+    git = {"git": {"repoURL": "{{url}}", "revision": "HEAD", "files": [{"path": "ste1/values.yaml"}]}}
+    raw = _matrix(_list({"url": "https://git.example.com/repo-a.git"}), git)
+    context = Context(trees=_repo(MemoryTree(contents={"ste1/values.yaml": b"invalid: ["}), seen))
+    with pytest.raises(ConfigError) as caught:
+        generate(parse_generator(raw, "spec.generators[0]"), Language(), context)
+    assert "https://git.example.com/repo-a.git" in str(caught.value)
+    assert "ste1/values.yaml" in str(caught.value)
+    assert seen == ["https://git.example.com/repo-a.git"]
+
+
+def test_list_by_git_go_template_values() -> None:
+    # TestGitGenerator_GenerateParams_list_x_git_matrix_generator_go_templates_values
+    git = {
+        "git": {
+            "repoURL": "https://git.example.com",
+            "files": [{"path": "some/path.json"}],
+            "values": {"foo": "{{.path.basename}}"},
+        }
+    }
+    tree = MemoryTree(contents={"some/path.json": b"test: content"})
+    assert params_of(_matrix(_list({"some": "value"}), git), go=True, tree=tree) == [
+        {
+            "path": {
+                "basename": "some",
+                "basenameNormalized": "some",
+                "filename": "path.json",
+                "filenameNormalized": "path.json",
+                "path": "some",
+                "segments": ["some"],
+            },
+            "some": "value",
+            "test": "content",
+            "values": {"foo": "some"},
+        }
+    ]
