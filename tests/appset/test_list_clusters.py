@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import pytest
@@ -271,3 +272,93 @@ def test_go_template_list_numbers_are_float64() -> None:
         parse_generator({"list": {"elements": [{"n": 1000000, "m": 2}]}}, "g"), Language(True), Context()
     )
     assert render_string("{{ .n }}/{{ .m }}/{{ toJson .n }}", params, Language(True)) == "1e+06/2/1000000"
+
+
+def _go_plain(cluster: Cluster, **values: str) -> dict[str, Any]:
+    out: dict[str, Any] = {
+        "name": cluster.name,
+        "nameNormalized": "staging-01" if cluster.name == "staging-01" else "production-01-west",
+        "server": cluster.server,
+        "project": "",
+        "metadata": {"labels": dict(cluster.labels), "annotations": dict(cluster.annotations)},
+    }
+    if values:
+        out["values"] = values
+    return out
+
+
+GO_STAGING = Cluster(STAGING.name, STAGING.server, STAGING.labels, STAGING.annotations)
+GO_PRODUCTION = Cluster(PRODUCTION.name, PRODUCTION.server, PRODUCTION.labels, PRODUCTION.annotations)
+IN_PRODUCTION_OR_STAGING = {
+    "matchExpressions": [{"key": "environment", "operator": "In", "values": ["production", "staging"]}]
+}
+
+# TestGenerateParamsGoTemplate, the cases after "no label selector": (name, selector, values, flat, expected)
+GO_CLUSTER_CASES: list[tuple[str, dict[str, Any], dict[str, str], bool, list[dict[str, Any]]]] = [
+    (
+        "secret type label selector",
+        {"matchLabels": {"argocd.argoproj.io/secret-type": "cluster"}},
+        {},
+        False,
+        [_go_plain(GO_PRODUCTION), _go_plain(GO_STAGING)],
+    ),
+    (
+        "production-only",
+        {"matchLabels": {"environment": "production"}},
+        {"foo": "bar"},
+        False,
+        [_go_plain(GO_PRODUCTION, foo="bar")],
+    ),
+    (
+        "production or staging",
+        IN_PRODUCTION_OR_STAGING,
+        {"foo": "bar"},
+        False,
+        [_go_plain(GO_PRODUCTION, foo="bar"), _go_plain(GO_STAGING, foo="bar")],
+    ),
+    (
+        "production or staging with match labels",
+        {**IN_PRODUCTION_OR_STAGING, "matchLabels": {"org": "foo"}},
+        {"name": "baz"},
+        False,
+        [_go_plain(GO_STAGING, name="baz")],
+    ),
+    (
+        "production or staging with flat mode",
+        IN_PRODUCTION_OR_STAGING,
+        {"foo": "bar"},
+        True,
+        [{"clusters": [_go_plain(GO_PRODUCTION, foo="bar"), _go_plain(GO_STAGING, foo="bar")]}],
+    ),
+]
+
+
+@pytest.mark.parametrize(
+    ("name", "selector", "values", "flat", "expected"), GO_CLUSTER_CASES, ids=[c[0] for c in GO_CLUSTER_CASES]
+)
+def test_clusters_generator_go_template(
+    name: str, selector: dict[str, Any], values: dict[str, str], flat: bool, expected: list[dict[str, Any]]
+) -> None:
+    raw = {"clusters": {"selector": selector, "values": values, "flatList": flat}}
+    got = params_of(raw, go=True, clusters=(GO_STAGING, GO_PRODUCTION))
+    if flat:
+        assert len(got) == 1
+        assert _canonical(got[0]["clusters"]) == _canonical(expected[0]["clusters"])
+    else:
+        assert _canonical(got) == _canonical(expected)
+
+
+def _canonical(items: list[dict[str, Any]]) -> list[str]:
+    # ElementsMatch over nested maps: order counts neither in the list nor in the maps.
+    return sorted(json.dumps(i, sort_keys=True) for i in items)
+
+
+def test_clusters_flat_list_go_template_without_selector_has_the_local_cluster_last() -> None:
+    # "Clusters with flat list mode and no selector"
+    (flat,) = params_of({"clusters": {"flatList": True}}, go=True, clusters=(GO_STAGING, GO_PRODUCTION))
+    assert [c["name"] for c in flat["clusters"]] == ["staging-01", "production_01/west", "in-cluster"]
+
+
+def test_list_elements_yaml_without_go_template_are_appended_as_decoded() -> None:
+    raw = {"list": {"elements": [{"a": "1"}], "elementsYaml": "- {a: '2', values: {x: y}}\n"}}
+    assert params_of(raw) == [{"a": "1"}, {"a": "2", "values": {"x": "y"}}]

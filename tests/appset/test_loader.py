@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 
 from ferry.argocd.application import load_applications, load_config_applications, load_manifests
+from ferry.argocd.applicationset import config_clusters
 from ferry.config import parse_config
 from tests.appset.helpers import MemoryTree
 
@@ -108,6 +109,44 @@ def test_the_seeds_applicationset_expands_as_argo_cd_would(tmp_path: Path) -> No
     assert staging.is_automated
     assert staging.spec.sync_policy.option("CreateNamespace") == "true"
     assert staging.source_file.endswith("appset-demo.yaml")
+
+
+def _argo_cd_generates(cluster: str, server: str) -> dict[str, object]:
+    # What Argo CD's controller writes for one cluster: the template rendered, the ApplicationSet's
+    # namespace, and no finalizer since the ApplicationSet preserves resources on deletion.
+    return {
+        "apiVersion": "argoproj.io/v1alpha1",
+        "kind": "Application",
+        "metadata": {"name": f"{cluster}-echoserver", "namespace": "argocd"},
+        "spec": {
+            "project": "default",
+            "source": {
+                "helm": {
+                    "parameters": [{"name": "replicaCount", "value": "2"}],
+                    "valueFiles": ["values.yaml"],
+                },
+                "repoURL": "https://github.com/AliyunContainerService/gitops-demo.git",
+                "targetRevision": "main",
+                "path": "manifests/helm/echo-server",
+            },
+            "destination": {"server": server, "namespace": "demo"},
+            "syncPolicy": {"automated": {}, "syncOptions": ["CreateNamespace=true"]},
+        },
+    }
+
+
+def test_the_seeds_applicationset_documents_are_argo_cds(tmp_path: Path) -> None:
+    directory = _write(tmp_path, "appset-demo.yaml", SEED_APPSET)
+    config = _config(tmp_path)
+    _, errors, appsets = load_manifests(directory, clusters=config_clusters(config))
+    assert errors == []
+    (appset,) = appsets
+    assert appset.name == "appset-echo-server-gitee"
+    assert appset.expansion.waves is None  # AllAtOnce
+    assert list(appset.expansion.applications) == [
+        _argo_cd_generates("staging", "https://10.0.0.1:6443"),
+        _argo_cd_generates("production", "https://10.0.0.2:6443"),
+    ]
 
 
 def test_the_seeds_applicationset_with_a_cluster_lacking_the_annotation(tmp_path: Path) -> None:
