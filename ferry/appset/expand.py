@@ -23,9 +23,11 @@ from ferry.appset.render import render_value
 from ferry.appset.rollingsync import Waves, waves
 from ferry.errors import ConfigError
 
-__all__ = ["RESOURCES_FINALIZER", "Expansion", "expand"]
+__all__ = ["MAX_APPLICATIONS", "RESOURCES_FINALIZER", "Expansion", "expand"]
 
 RESOURCES_FINALIZER = "resources-finalizer.argocd.argoproj.io"
+# The deploy repo is not trusted: a matrix of two long lists must not exhaust the loader.
+MAX_APPLICATIONS = 10_000
 _METADATA_FIELDS = ("name", "namespace", "labels", "annotations", "finalizers")
 
 
@@ -78,7 +80,12 @@ def expand(appset: ApplicationSet, context: Context) -> Expansion:
     documents: list[dict[str, Any]] = []
     seen: dict[str, int] = {}
     for index, generator in enumerate(appset.generators):
-        for number, params in enumerate(generate(generator, appset.language, context)):
+        generated = generate(generator, appset.language, context)
+        if len(documents) + len(generated) > MAX_APPLICATIONS:
+            raise ConfigError(
+                f"spec.generators[{index}]: more than {MAX_APPLICATIONS} Applications would be generated"
+            )
+        for number, params in enumerate(generated):
             document = _application(appset, params, f"spec.generators[{index}], parameter set {number}")
             name = document["metadata"].get("name")
             if not isinstance(name, str) or not name:

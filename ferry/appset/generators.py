@@ -36,6 +36,8 @@ IN_CLUSTER_SERVER = "https://kubernetes.default.svc"
 CLUSTER_KIND_LABEL = "argocd.argoproj.io/secret-type"
 
 Params = dict[str, Any]
+# A matrix multiplies: the product is bounded, as the deploy repo that writes it is not trusted.
+MAX_PARAMETER_SETS = 10_000
 
 
 @dataclass(frozen=True, slots=True)
@@ -315,6 +317,8 @@ def _matrix(spec: MatrixGenerator, language: Language, context: Context, where: 
         second = parse_generator(raw, f"{where}.generators[1]", nested=True)
         for other in generate(second, language, context):
             out.append(_merge(first, other) if language.go else _combine(first, other, where))
+        if len(out) > MAX_PARAMETER_SETS:
+            raise ConfigError(f"{where}: more than {MAX_PARAMETER_SETS} parameter sets")
     return out
 
 

@@ -182,7 +182,10 @@ def parse(source: str) -> GoTemplate:
     'EU-shop'
     """
     pieces = split_actions(source)
-    nodes, _, ender = _block(pieces, 0, source)
+    try:
+        nodes, _, ender = _block(pieces, 0, source)
+    except RecursionError as exc:
+        raise GoTemplateError(f"template nests too deeply: {source[:80]!r}") from exc
     if ender is not None:
         raise GoTemplateError(f"unexpected {{{{{ender}}}}} in {source!r}")
     return GoTemplate(source, nodes)
@@ -256,25 +259,43 @@ def _range(pieces: list[tuple[str, str]], pos: int, expression: str, source: str
 # -- executing ---------------------------------------------------------------------------------
 
 
+# A deploy repo is not trusted: nested ranges over its files must not fill the memory.
+MAX_OUTPUT = 1 << 20
+
+
 @dataclass(frozen=True, slots=True)
 class _Scope:
     dot: Any
     missing_error: bool
 
 
+class _Output:
+    """The rendered text, refused once it passes :data:`MAX_OUTPUT` characters."""
+
+    def __init__(self) -> None:
+        self.parts: list[str] = []
+        self.size = 0
+
+    def write(self, text: str) -> None:
+        self.size += len(text)
+        if self.size > MAX_OUTPUT:
+            raise GoTemplateError(f"rendering writes more than {MAX_OUTPUT} characters")
+        self.parts.append(text)
+
+
 def execute(template: GoTemplate, data: Any, *, missingkey_error: bool = False) -> str:
     """Render ``template`` with ``data`` as ``.``; :class:`GoTemplateError` on a failed evaluation."""
-    out: list[str] = []
+    out = _Output()
     _run(template.nodes, _Scope(data, missingkey_error), out)
-    return "".join(out)
+    return "".join(out.parts)
 
 
-def _run(nodes: Sequence[Any], scope: _Scope, out: list[str]) -> None:
+def _run(nodes: Sequence[Any], scope: _Scope, out: _Output) -> None:
     for node in nodes:
         if isinstance(node, Text):
-            out.append(node.text)
+            out.write(node.text)
         elif isinstance(node, Output):
-            out.append(go_print(_evaluate(node.pipeline, scope)))
+            out.write(go_print(_evaluate(node.pipeline, scope)))
         elif isinstance(node, If):
             for condition, body in node.branches:
                 if truth(_evaluate(condition, scope)):

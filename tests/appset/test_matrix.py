@@ -265,3 +265,11 @@ def test_list_by_git_go_template_values() -> None:
             "values": {"foo": "some"},
         }
     ]
+
+
+def test_a_matrix_product_is_bounded() -> None:
+    many = [{"a": str(i)} for i in range(101)]
+    with pytest.raises(ConfigError, match="more than 10000 parameter sets"):
+        params_of(
+            _matrix({"list": {"elements": many}}, {"list": {"elements": [{"b": str(i)} for i in range(100)]}})
+        )

@@ -250,3 +250,14 @@ def test_language_options() -> None:
 def test_literal_braces_through_a_string_literal() -> None:
     # How Argo CD users keep "{{" for Helm: {{ "{{" }} prints it.
     assert render_string('{{ "{{" }} .Values.x {{ "}}" }}', {"x": 1}, GO) == "{{ .Values.x }}"
+
+
+def test_deep_nesting_is_an_error_not_a_crash() -> None:
+    with pytest.raises(GoTemplateError, match="nests too deeply"):
+        parse("{{ " + "(" * 5000 + ".a" + ")" * 5000 + " }}")
+
+
+def test_output_is_bounded() -> None:
+    rows = [list(range(1100))] * 100
+    with pytest.raises(GoTemplateError, match="more than 1048576 characters"):
+        render_string("{{ range .rows }}{{ range . }}xxxxxxxxxx{{ end }}{{ end }}", {"rows": rows}, GO)
