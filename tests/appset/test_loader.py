@@ -15,6 +15,8 @@ import pytest
 from ferry.argocd.application import load_applications, load_config_applications, load_manifests
 from ferry.argocd.applicationset import config_clusters
 from ferry.config import parse_config
+from ferry.sync.engine import SyncEngine
+from ferry.update.cycle import Updater
 from tests.appset.helpers import MemoryTree
 
 SEED_APPSET = """\
@@ -335,3 +337,15 @@ def test_a_tree_resolver_may_be_given(tmp_path: Path) -> None:
     assert errors == []
     assert [a.name for a in apps] == ["dev-a"]
     assert asked == [("https://github.com/argoproj/argo-cd.git", "HEAD")]
+
+
+def test_the_sync_engine_and_the_updater_see_the_generated_applications(tmp_path: Path) -> None:
+    _write(tmp_path, "appset-demo.yaml", SEED_APPSET)
+    config = _config(tmp_path)
+    with SyncEngine(config) as engine:
+        assert [a.name for a in engine.applications()] == ["staging-echoserver", "production-echoserver"]
+        # the generated destination.server resolves to the ferry.yaml cluster it came from
+        assert engine.target("production-echoserver").entry.name == "production"
+    with Updater(config) as updater:
+        apps, errors = updater.applications()
+    assert (errors, [a.name for a in apps]) == ([], ["staging-echoserver", "production-echoserver"])
