@@ -110,6 +110,13 @@ class ClusterConfig(FrozenModel):
         default=True, description="Server-side apply takes over fields other managers own, as Argo CD does"
     )
     request_timeout: float = Field(default=30.0, gt=0, description="Seconds per Kubernetes API request")
+    labels: dict[str, str] = Field(
+        default_factory=dict, description="The cluster Secret's labels, for the clusters generator"
+    )
+    annotations: dict[str, str] = Field(
+        default_factory=dict, description="The cluster Secret's annotations, for the clusters generator"
+    )
+    project: str = Field(default="", description="The cluster Secret's project, the generator's {{project}}")
 
 
 def _as_configmap_value(value: Any) -> str:

@@ -13,7 +13,7 @@ from prefect.states import Completed, Failed, State
 from prefect.utilities.annotations import quote
 
 from blocks.ports import PORTS
-from ferry.argocd.application import load_applications
+from ferry.argocd.application import load_config_applications
 from ferry.config import FerryConfig, load_config
 from ferry.errors import FerryError
 from ferry.release.pipeline import environment_of
@@ -38,7 +38,7 @@ def application_resource(app: str, labels: dict[str, str] | None = None) -> dict
 
 def resource_labels(cfg: FerryConfig) -> dict[str, dict[str, str]]:
     """The event labels of every Application of ``cfg`` (an app whose cluster is unknown gets none for it)."""
-    apps, _ = load_applications(cfg.applications_dir)
+    apps, _ = load_config_applications(cfg)
     clusters = PORTS.clusters(cfg)
     labels: dict[str, dict[str, str]] = {}
     for app in apps:

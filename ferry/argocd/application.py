@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import logging
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +19,9 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from ferry import safeyaml
+from ferry.appset.generators import Cluster
+from ferry.argocd import applicationset
+from ferry.config import FerryConfig
 from ferry.errors import ConfigError
 
 log = logging.getLogger(__name__)
@@ -187,19 +190,64 @@ def _documents(path: Path) -> Iterable[tuple[int, Any]]:
     return enumerate(docs)
 
 
-def load_applications(directory: Path) -> tuple[list[Application], list[ConfigError]]:
+def load_applications(
+    directory: Path,
+    *,
+    clusters: Sequence[Cluster] = (),
+    trees: applicationset.TreeResolver | None = None,
+) -> tuple[list[Application], list[ConfigError]]:
     """Read every Application from ``*.yaml``/``*.yml`` files under ``directory`` (recursively).
 
-    Multi-document files are allowed, and documents of other kinds are skipped.
-    One broken file or document must not hide the others, so errors are
-    returned beside the applications rather than raised. Two Applications with
-    the same name are an error for both files' second occurrence.
+    Multi-document files are allowed, and documents of other kinds are skipped, but for
+    ApplicationSets: each is expanded (over ``clusters``, and the checkouts ``trees`` gives) into
+    the Applications it generates, read as if written there. One broken file or document must not
+    hide the others, so errors are returned beside the applications rather than raised. Two
+    Applications with the same name are an error for the second occurrence.
     """
+    apps, errors, _ = load_manifests(directory, clusters=clusters, trees=trees)
+    return apps, errors
+
+
+def load_config_applications(config: FerryConfig) -> tuple[list[Application], list[ConfigError]]:
+    """The Applications of ``config``'s ``applications`` directory; ApplicationSets expand over its clusters.
+
+    The git generator reads the checkout holding each ApplicationSet file.
+    """
+    return load_applications(config.applications_dir, clusters=applicationset.config_clusters(config))
+
+
+def load_manifests(
+    directory: Path,
+    *,
+    clusters: Sequence[Cluster] = (),
+    trees: applicationset.TreeResolver | None = None,
+) -> tuple[list[Application], list[ConfigError], list[applicationset.LoadedApplicationSet]]:
+    """:func:`load_applications`, and the ApplicationSets that generated some of them (their waves)."""
     if not directory.is_dir():
         raise ConfigError(f"applications directory {directory} does not exist")
     apps: list[Application] = []
     errors: list[ConfigError] = []
+    appsets: list[applicationset.LoadedApplicationSet] = []
     seen: dict[str, str] = {}
+
+    def add(doc: dict[str, Any], where: str) -> None:
+        try:
+            app = parse_application(doc, source=where)
+        except ConfigError as exc:
+            errors.append(exc)
+            return
+        if app.name in seen:
+            errors.append(
+                ConfigError(
+                    f"duplicate Application name, first defined in {seen[app.name]}",
+                    source=where,
+                    application=app.name,
+                )
+            )
+            return
+        seen[app.name] = where
+        apps.append(app)
+
     files = sorted(p for p in directory.rglob("*") if p.suffix in (".yaml", ".yml") and p.is_file())
     for path in files:
         try:
@@ -214,23 +262,20 @@ def load_applications(directory: Path) -> tuple[list[Application], list[ConfigEr
             if not isinstance(doc, dict):
                 errors.append(ConfigError("document is not a mapping", source=where))
                 continue
+            if doc.get("kind") == applicationset.KIND:
+                try:
+                    loaded = applicationset.expand_document(
+                        doc, path=path, where=where, clusters=clusters, trees=trees
+                    )
+                except ConfigError as exc:
+                    errors.append(exc)
+                    continue
+                appsets.append(loaded)
+                for generated in loaded.expansion.applications:
+                    add(dict(generated), where)
+                continue
             if doc.get("kind") != KIND:
                 log.debug("skipping %s: kind %r is not Application", where, doc.get("kind"))
                 continue
-            try:
-                app = parse_application(doc, source=where)
-            except ConfigError as exc:
-                errors.append(exc)
-                continue
-            if app.name in seen:
-                errors.append(
-                    ConfigError(
-                        f"duplicate Application name, first defined in {seen[app.name]}",
-                        source=where,
-                        application=app.name,
-                    )
-                )
-                continue
-            seen[app.name] = where
-            apps.append(app)
-    return apps, errors
+            add(doc, where)
+    return apps, errors, appsets

@@ -18,7 +18,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-from ferry.argocd.application import Application, load_applications
+from ferry.argocd.application import Application, load_config_applications
 from ferry.config import FerryConfig
 from ferry.credentials import CredentialResolver
 from ferry.errors import ConfigError, FerryError
@@ -90,7 +90,7 @@ class SyncEngine:
         Raises:
             ConfigError: A named app does not exist.
         """
-        apps, errors = load_applications(self.config.applications_dir)
+        apps, errors = load_config_applications(self.config)
         for error in errors:
             logger.warning("ignoring an invalid Application: %s", error)
         if names:

@@ -20,7 +20,7 @@ from ferry.argocd.annotations import (
     TargetKind,
     parse_updater_settings,
 )
-from ferry.argocd.application import Application, load_applications
+from ferry.argocd.application import Application, load_config_applications
 from ferry.argocd.source import SourceType, source_type
 from ferry.config import FerryConfig
 from ferry.credentials import CredentialResolver
@@ -82,7 +82,7 @@ class Updater:
 
     # -- loading ---------------------------------------------------------------------------------
     def applications(self, names: Sequence[str] | None = None) -> tuple[list[Application], list[ConfigError]]:
-        apps, errors = load_applications(self.config.applications_dir)
+        apps, errors = load_config_applications(self.config)
         if names:
             missing = sorted(set(names) - {a.name for a in apps})
             errors.extend(ConfigError("no such Application", application=n) for n in missing)
