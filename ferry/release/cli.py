@@ -1,4 +1,4 @@
-"""`ferry rollback APP [ID] [--git-revert]`, `ferry hold list` and `ferry hold release APP`.
+"""`ferry rollback APP [ID] [--git-revert]`, `ferry hold list|release APP`, `ferry release status NAME`.
 
 Exit codes follow the rest of the CLI: 0 success, 1 failure, 2 invalid
 configuration (an unknown app or history entry included).
@@ -20,6 +20,8 @@ from rich.table import Table
 from ferry.config import load_config
 from ferry.errors import ConfigError, FerryError
 from ferry.ports import NO_PORTS
+from ferry.release import pipeline
+from ferry.release.fleet import TEXT_HEADERS, live_view
 from ferry.release.holds import list_holds, release_hold
 from ferry.release.rollback import git_revert_rollback, quick_rollback
 from ferry.sync.engine import SyncEngine
@@ -28,6 +30,7 @@ from ferry.sync.model import Initiator
 ConfigOption = Annotated[Path, typer.Option("--config", "-c", help="Path to ferry.yaml")]
 _err = Console(stderr=True)
 hold_app = typer.Typer(help="Holds that keep auto-sync and the image updater from undoing a rollback.")
+release_app = typer.Typer(help="Releases of ferry.yaml: where each one's Applications stand.")
 
 
 def _engine(config: Path) -> SyncEngine:
@@ -112,7 +115,47 @@ def hold_release(
     sys.stdout.write(f"{app}: {'hold released' if released else 'was not on hold'}\n")
 
 
+@release_app.command(name="status")
+def release_status(
+    name: Annotated[str, typer.Argument(help="Release name (releases[].name)")],
+    config: ConfigOption = Path("ferry.yaml"),
+    output: Annotated[str, typer.Option("--output", "-o", help="text, markdown or json")] = "text",
+) -> None:
+    """The fleet view of release NAME: each environment's and wave's apps, the revision each runs, health."""
+    try:
+        with _engine(config) as engine:
+            cfg = engine.config
+            found = next((r for r in cfg.releases if r.name == name), None)
+            if found is None:
+                raise ConfigError(f"no release {name!r} in {config} (have: {[r.name for r in cfg.releases]})")
+            view = pipeline.resolve(cfg, engine, found).view()
+            live = {}
+            for row in view.rows:
+                status, history = engine.status(row.app), engine.history(row.app)
+                live[row.app] = (
+                    history[-1].revision if history else "",
+                    status.sync.value,
+                    status.health.status.value,
+                )
+    except FerryError as exc:
+        raise _fail(exc) from exc
+    view = live_view(view, live)
+    if output == "json":
+        sys.stdout.write(
+            json.dumps([dict(zip(TEXT_HEADERS, r, strict=True)) for r in view.text_rows()], indent=2) + "\n"
+        )
+        return
+    if output == "markdown":
+        sys.stdout.write(view.markdown())
+        return
+    table = Table(*(h.upper() for h in TEXT_HEADERS))
+    for cells in view.text_rows():
+        table.add_row(*cells)
+    Console(width=200).print(table)
+
+
 def register(app: typer.Typer) -> None:
-    """Add ``rollback`` and ``hold`` to the ``ferry`` Typer app."""
+    """Add ``rollback``, ``hold`` and ``release`` to the ``ferry`` Typer app."""
     app.command(name="rollback")(rollback)
     app.add_typer(hold_app, name="hold")
+    app.add_typer(release_app, name="release")

@@ -138,3 +138,14 @@ def initial_view(
     for env, wave, clusters in waves:
         rows += [FleetRow(env, wave.number, app, c) for app, c in zip(wave.apps, clusters, strict=True)]
     return FleetView(release, tuple(rows))
+
+
+def live_view(view: FleetView, live: dict[str, tuple[str, str, str]]) -> FleetView:
+    """``view`` filled from the clusters: ``app → (revision it runs, sync status, health)``.
+
+    What ``ferry release status`` prints; the gate decisions live in the release's
+    Prefect runs (the ``release-status`` artifact), not in the clusters.
+    """
+    for app, (revision, sync, health) in live.items():
+        view = view.at(app, revision=revision, state=sync, health=health)
+    return view

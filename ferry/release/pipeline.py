@@ -11,7 +11,8 @@ import logging
 from dataclasses import dataclass, field
 from typing import Any
 
-from ferry.argocd.application import Application
+from ferry.argocd import applicationset
+from ferry.argocd.application import Application, load_manifests
 from ferry.config import FerryConfig
 from ferry.errors import ConfigError, DevNotReady
 from ferry.release.canary import (
@@ -106,7 +107,9 @@ def resolve(config: FerryConfig, engine: SyncEngine, release: ReleaseConfig) -> 
     clusters = {app: _cluster_name(engine, app) for app in apps.values()}
     waves: dict[str, tuple[Wave, ...]] = {}
     for env, entry in release.environments.items():
-        if entry.waves:
+        if entry.applicationset is not None:
+            waves[env] = rolling_waves(release.name, env, entry.applicationset, engine, clusters)
+        elif entry.waves:
             found = labelled.get(env, [])
             waves[env] = resolve_waves(release.name, env, entry.waves, engine, found, clusters)
     return ResolvedRelease(release, apps, canaries, waves, clusters)
@@ -149,6 +152,48 @@ def resolve_waves(
     left = sorted(set(candidates) - set(owner))
     if left:
         raise ConfigError(f"{key}: {left} of {env} are in no wave", key=key)
+    return tuple(waves)
+
+
+def rolling_waves(
+    release: str, env: str, name: str, engine: SyncEngine, clusters: dict[str, str]
+) -> tuple[Wave, ...]:
+    """The waves of ApplicationSet ``name``: its RollingSync steps, or one wave of all (AllAtOnce).
+
+    As in Argo CD, an Application no step selects is in no wave (it is left to a
+    manual sync); it is logged, not refused.
+
+    Raises:
+        ConfigError: No ApplicationSet of that name, or one that generates nothing.
+    """
+    key = f"releases.{release}.environments.{env}.applicationset"
+    _, _, appsets = load_manifests(
+        engine.config.applications_dir, clusters=applicationset.config_clusters(engine.config)
+    )
+    found = next((a for a in appsets if a.name == name), None)
+    if found is None:
+        raise ConfigError(f"{key}: no ApplicationSet {name!r} in {engine.config.applications_dir}", key=key)
+    generated = [str(doc["metadata"]["name"]) for doc in found.expansion.applications]
+    if not generated:
+        raise ConfigError(f"{key}: ApplicationSet {name!r} generates no Application", key=key)
+    rolling = found.expansion.waves
+    steps = (
+        [(generated, len(generated))]
+        if rolling is None
+        else [(list(w.applications), w.max_parallel) for w in rolling.waves if w.applications]
+    )
+    if rolling is not None and rolling.unselected:
+        logger.warning(
+            "%s: %s in no RollingSync step: not released (as in Argo CD)", key, list(rolling.unselected)
+        )
+    waves = []
+    for number, (apps, parallel) in enumerate(steps, start=1):
+        for app in apps:
+            clusters[app] = _cluster_name(engine, app)
+        title = f"{name} step {number}: " + ", ".join(dict.fromkeys(clusters[a] for a in apps))
+        waves.append(
+            Wave(number, title, tuple(apps), WaveConfig(apps=tuple(apps), max_parallel=max(parallel, 1)))
+        )
     return tuple(waves)
 
 

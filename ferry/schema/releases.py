@@ -190,12 +190,16 @@ class EnvironmentConfig(FrozenModel):
     waves: tuple[WaveConfig, ...] = Field(
         default=(), description="Ordered waves of Applications; the release stops at the first that fails"
     )
+    applicationset: str | None = Field(
+        default=None,
+        description="Its Applications are this ApplicationSet's; its RollingSync steps are the waves",
+    )
     canary: CanaryConfig = CanaryConfig()
 
     @model_validator(mode="after")
     def _one_or_waves(self) -> EnvironmentConfig:
-        if self.app is not None and self.waves:
-            raise ValueError("an environment has `app` or `waves`, not both")
+        if sum((self.app is not None, bool(self.waves), self.applicationset is not None)) > 1:
+            raise ValueError("an environment has one of `app`, `waves` and `applicationset`")
         if self.waves and self.waves[0].auto_approve:
             raise ValueError("waves.0.auto_approve: the first wave has no earlier wave whose analysis passed")
         return self
@@ -231,9 +235,24 @@ class ReleaseConfig(FrozenModel):
         if unknown:
             raise ValueError(f"release {self.name!r}: unknown environment(s) {unknown}")
         dev = self.environments.get("dev")
-        if dev is not None and dev.waves:
+        if dev is not None and (dev.waves or dev.applicationset):
             raise ValueError(f"release {self.name!r}: dev is one Application (the one a release starts from)")
-        unnamed = [env for env, e in self.environments.items() if e.app is None and not e.waves]
+        unnamed = [
+            env
+            for env, e in self.environments.items()
+            if e.app is None and not e.waves and not e.applicationset
+        ]
+        by_fleet = [
+            env for env, e in self.environments.items() if any(w.labels or w.clusters for w in e.waves)
+        ]
+        if by_fleet and not self.selector:
+            # Labels and clusters alone would pick up other services' apps in the same clusters.
+            raise ValueError(
+                f"release {self.name!r}: waves of {by_fleet} select by `labels` or `clusters`, which choose "
+                f"among the release's apps: set `selector` ({SERVICE_LABEL}) or list `apps`"
+            )
         if unnamed and not self.selector:
-            raise ValueError(f"release {self.name!r}: environment(s) {unnamed} name no `app` or `waves`")
+            raise ValueError(
+                f"release {self.name!r}: environment(s) {unnamed} name no `app`, `waves` or `applicationset`"
+            )
         return self

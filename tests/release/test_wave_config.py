@@ -6,6 +6,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 
 from ferry.argocd.application import Application, parse_application
 from ferry.config import ClusterConfig, parse_config
@@ -103,20 +104,24 @@ def _config(environments: dict[str, Any]) -> Any:
 @pytest.mark.parametrize(
     ("environments", "message"),
     [
-        ({"production": {"app": "a", "waves": [{"apps": ["b"]}]}}, r"`app` or `waves`, not both"),
+        ({"production": {"app": "a", "waves": [{"apps": ["b"]}]}}, r"one of `app`, `waves` and `appl"),
         (
             {"production": {"waves": [{"apps": ["a"], "auto_approve": True}]}},
             r"the first wave has no earlier",
         ),
         ({"production": {"waves": [{"name": "x"}]}}, r"waves\.0: .*needs `apps`, `labels` or `clusters`"),
         ({"dev": {"waves": [{"apps": ["a"]}]}}, r"dev is one Application"),
-        ({"production": {}}, r"environment\(s\) \['production'\] name no `app` or `waves`"),
+        ({"production": {}}, r"environment\(s\) \['production'\] name no `app`, `waves` or `applicationset`"),
         (
             {"production": {"waves": [{"apps": ["a"], "max_parallel": 0}]}},
             r"max_parallel: .*greater than or equal to 1",
         ),
+        (
+            {"production": {"waves": [{"clusters": ["prod-a"]}]}},
+            r"waves of \['production'\] select by `labels` or `clusters`.*set `selector`",
+        ),
     ],
-    ids=["both", "first-auto", "selects-nothing", "dev", "empty-env", "parallel"],
+    ids=["both", "first-auto", "selects-nothing", "dev", "empty-env", "parallel", "no-selector"],
 )
 def test_bad_waves_are_refused_naming_the_key(environments: dict[str, Any], message: str) -> None:
     with pytest.raises(ConfigError, match=message):
@@ -129,3 +134,70 @@ def test_waves_read_with_go_durations_and_defaults() -> None:
     )
     waves = env.releases[0].environments["production"].waves
     assert (waves[0].max_parallel, waves[1].soak, waves[1].auto_approve) == (4, 600.0, True)
+
+
+ROLLING = """\
+apiVersion: argoproj.io/v1alpha1
+kind: ApplicationSet
+metadata: {name: echo-regions}
+spec:
+  generators:
+    - list:
+        elements:
+          - {cluster: prod-a, region: cn-hangzhou, wave: "1"}
+          - {cluster: prod-b, region: cn-beijing, wave: "2"}
+          - {cluster: prod-c, region: cn-shanghai, wave: "2"}
+          - {cluster: prod-d, region: us-east, wave: "9"}
+  strategy:
+    type: RollingSync
+    rollingSync:
+      steps:
+        - matchExpressions: [{key: ferry.io/wave, operator: In, values: ["1"]}]
+        - matchExpressions: [{key: ferry.io/wave, operator: In, values: ["2"]}]
+          maxUpdate: 50%
+  template:
+    metadata:
+      name: 'echo-{{region}}'
+      labels: {ferry.io/wave: '{{wave}}', ferry.io/region: '{{region}}'}
+    spec:
+      project: default
+      source: {repoURL: 'file:///deploy.git', path: chart, targetRevision: main}
+      destination: {name: '{{cluster}}', namespace: echo}
+"""
+
+
+def test_a_rolling_sync_applicationset_is_an_environments_waves_with_its_max_update(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    from ferry.config import load_config
+    from ferry.release.pipeline import resolve
+    from ferry.sync.engine import SyncEngine
+
+    (tmp_path / "applications").mkdir()
+    (tmp_path / "applications" / "appset.yaml").write_text(ROLLING)
+    dev = {"apiVersion": "argoproj.io/v1alpha1", "kind": "Application", "metadata": {"name": "echo-dev"}}
+    dev["spec"] = {
+        "source": {"repoURL": "file:///deploy.git", "path": "chart"},
+        "destination": {"name": "dev"},
+    }
+    (tmp_path / "applications" / "dev.yaml").write_text(yaml.safe_dump(dev))
+    clusters = [
+        {"name": n, "server": f"https://{n}.example"} for n in ("dev", "prod-a", "prod-b", "prod-c", "prod-d")
+    ]
+    release = {
+        "name": "echo",
+        "environments": {"dev": {"app": "echo-dev"}, "production": {"applicationset": "echo-regions"}},
+    }
+    (tmp_path / "ferry.yaml").write_text(
+        yaml.safe_dump({"applications": "applications", "clusters": clusters, "releases": [release]})
+    )
+    config = load_config(tmp_path / "ferry.yaml")
+    with SyncEngine(config) as engine:
+        resolved = resolve(config, engine, config.releases[0])
+    waves = resolved.waves["production"]
+    assert [(w.label, w.apps, w.config.max_parallel) for w in waves] == [
+        ("wave 1 (echo-regions step 1: prod-a)", ("echo-cn-hangzhou",), 1),
+        ("wave 2 (echo-regions step 2: prod-b, prod-c)", ("echo-cn-beijing", "echo-cn-shanghai"), 1),
+    ]
+    assert "['echo-us-east'] in no RollingSync step" in caplog.text
+    assert resolved.members()["echo-cn-shanghai"] == "production"

@@ -96,6 +96,7 @@ def _release(
     )
     config = ReleaseConfig(
         name="echo",
+        selector="echo",
         environments={
             "dev": EnvironmentConfig(app="echo-dev"),
             "production": EnvironmentConfig(waves=tuple(configs), canary=canary or CanaryConfig()),

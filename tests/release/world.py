@@ -148,6 +148,24 @@ def build_world(
         }
         for env in environments
     }
+    clusters = [
+        {"name": c.name, "server": c.server, **_reach(sandbox, c.name, c.context, sfx, cluster_blocks)}
+        for c in sandbox.clusters
+    ]
+    release = {"name": f"echo-server-{sfx}", "environments": envs, "gate_timeout": 120, **release}
+    write_ferry_yaml(root, registry, url, clusters, release)
+    world = ReleaseWorld(root, registry, sandbox, sfx, root / "ferry.yaml", bare)
+    world.push("v1.0", OLD_BUILD)
+    with world.engine() as engine:
+        for env in environments:
+            engine.sync(world.app(env), wait_timeout=90)
+    return world
+
+
+def write_ferry_yaml(
+    root: Path, registry: RunningRegistry, url: str, clusters: list[dict[str, Any]], release: dict[str, Any]
+) -> None:
+    """``root/ferry.yaml`` for a world: the session registry, the deploy repo, ``clusters``, one release."""
     config = {
         "applications": "applications",
         "registries": [
@@ -161,19 +179,10 @@ def build_world(
         ],
         "repositories": [{"url": url}],
         "cache_dir": str(root / "cache"),
-        "clusters": [
-            {"name": c.name, "server": c.server, **_reach(sandbox, c.name, c.context, sfx, cluster_blocks)}
-            for c in sandbox.clusters
-        ],
-        "releases": [{"name": f"echo-server-{sfx}", "environments": envs, "gate_timeout": 120, **release}],
+        "clusters": clusters,
+        "releases": [release],
     }
     (root / "ferry.yaml").write_text(yaml.safe_dump(config, sort_keys=False))
-    world = ReleaseWorld(root, registry, sandbox, sfx, root / "ferry.yaml", bare)
-    world.push("v1.0", OLD_BUILD)
-    with world.engine() as engine:
-        for env in environments:
-            engine.sync(world.app(env), wait_timeout=90)
-    return world
 
 
 def _reach(sandbox: Sandbox, name: str, context: str, sfx: str, as_block: bool) -> dict[str, str]:
