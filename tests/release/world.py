@@ -37,7 +37,7 @@ from blocks.ports import PORTS
 from ferry.config import load_config
 from ferry.devenv.oci import push_image
 from ferry.devenv.registry import RunningRegistry
-from ferry.devenv.seed import ENVIRONMENTS, IMAGES, application, create_deploy_repo
+from ferry.devenv.seed import ENVIRONMENTS, IMAGES, application, create_deploy_repo, workload
 from ferry.sandbox.cluster import Sandbox
 from ferry.sync.engine import SyncEngine
 from ferry.update.outcomes import CycleReport
@@ -79,7 +79,8 @@ class ReleaseWorld:
     def image_of(self, env: str, name: str = "echo-server") -> str | None:
         with self.engine() as engine:
             cluster, ns = engine.connect(self.app(env)), engine.target(self.app(env)).namespace
-            live = cluster.get("apps/v1", "Deployment", name, ns)
+            # Of the kind the seed chart renders it as there: Production's echo server is an Argo Rollout.
+            live = cluster.get(*workload(env, name), name, ns)
         return None if live is None else str(live["spec"]["template"]["spec"]["containers"][0]["image"])
 
     def deployment(self, env: str, name: str) -> dict[str, Any] | None:
