@@ -15,6 +15,10 @@ and watches the triggers carry it: ``ci-build`` builds and pushes
 ``release`` validates Dev and suspends at "Dev verified?" with the worker free.
 The demo prints the paused run's link and exits; everything keeps running.
 
+Staging rolls out with Ferry's native canary; Production runs the echo server
+as an Argo ``Rollout``, carried out by the real Argo Rollouts controller that
+the sandbox starts on the production cluster, with a gate at each of its pauses.
+
 ``--approve-all`` answers every gate through the REST API (as the UI's Resume
 form does) until Staging and Production run the new tag; ``--stop-after``
 stops everything at the end; ``--down`` stops a running demo.
@@ -33,11 +37,17 @@ from typing import Any
 from rich.console import Console
 from rich.syntax import Syntax
 
+from ferry.config import load_config
 from ferry.devenv.prefect_api import FINAL_STATES
-from ferry.devenv.seed import CHART_PATH
+from ferry.devenv.seed import CHART_PATH, PRODUCTION_ROLLOUT, ROLLOUT_CLUSTERS
 from ferry.devenv.services import ServiceBook
-from ferry.devenv.system import System, bring_up, install_v1, push_release
+from ferry.devenv.system import APPS, System, bring_up, install_v1, push_release
+from ferry.release.argo import ARGO_API
 from ferry.sandbox import cluster as sandbox
+from ferry.sandbox import rollouts
+from ferry.sandbox.state import Cluster
+from ferry.sandbox.versions import ARGO_ROLLOUTS_VERSION
+from ferry.sync.engine import SyncEngine
 
 console = Console()
 STAGE_TIMEOUT = 900.0  # generous: a first run on a cold machine compiles every module once
@@ -74,6 +84,30 @@ def still_running(workdir: Path) -> list[str]:
                 pid = next(p.pid for p in cluster.processes if p.component == component)
                 left.append(f"cluster {cluster.name} {component} (PID {pid}): kill -TERM -- -{pid}")
     return left
+
+
+def _controller(cluster: Cluster) -> str:
+    """Where the cluster's Argo Rollouts controller runs, or nothing when it has none."""
+    process, ports = rollouts.controller_process(cluster), rollouts.controller_ports(cluster)
+    if process is None or ports is None:
+        return ""
+    return f"  + Argo Rollouts controller {ARGO_ROLLOUTS_VERSION} (PID {process.pid}, {ports.healthz_url})"
+
+
+def production_rollout(system: System) -> str:
+    """Production's echo server as the controller reports it: image, phase, stable and current pod hash."""
+    assert system.config is not None
+    with SyncEngine(load_config(system.config)) as engine:
+        target = engine.target(APPS["production"])
+        live = engine.connect(target).get(ARGO_API, "Rollout", PRODUCTION_ROLLOUT, target.namespace)
+    if live is None:
+        return f"production: no Rollout {PRODUCTION_ROLLOUT}"
+    status = live.get("status") or {}
+    image = live["spec"]["template"]["spec"]["containers"][0]["image"]
+    return (
+        f"production Rollout {PRODUCTION_ROLLOUT}: {image}, phase {status.get('phase')}, "
+        f"stableRS {status.get('stableRS')}, currentPodHash {status.get('currentPodHash')}"
+    )
 
 
 def _done(run: dict[str, Any]) -> bool:
@@ -148,10 +182,10 @@ def run(workdir: Path, *, approve_all: bool = False) -> None:
     shutil.rmtree(workdir, ignore_errors=True)
     workdir.mkdir(parents=True)
 
-    _step("Kubernetes clusters: dev, staging, production (kube-apiserver, etcd, kwok)")
-    clusters = sandbox.up(state_root=workdir / "clusters")
+    _step("Kubernetes clusters dev, staging, production (kube-apiserver, etcd, kwok), Argo Rollouts")
+    clusters = sandbox.up(state_root=workdir / "clusters", argo_rollouts=ROLLOUT_CLUSTERS)
     for c in clusters.clusters:
-        console.print(f"{c.name:<11} {c.server}")
+        console.print(f"{c.name:<11} {c.server}{_controller(c)}")
 
     system = bring_up(workdir, clusters, step=_step)
     assert system.config is not None and system.deploy_repo is not None
@@ -159,7 +193,7 @@ def run(workdir: Path, *, approve_all: bool = False) -> None:
 
     _step("git push origin HEAD:release-v1, then v1 installed by deployment runs (sync-dev, sync)")
     tag = install_v1(system)
-    console.print(f"every environment runs {tag}")
+    console.print(f"every environment runs {tag}\n{production_rollout(system)}")
 
     _step("A new commit and git push origin HEAD:release-v3: the triggers do the rest")
     release = follow_release(system, "v3")
@@ -174,12 +208,14 @@ def run(workdir: Path, *, approve_all: bool = False) -> None:
         f"(its process has exited; the worker is free):\n{state.get('message', '')}\n\n"
         f"  {system.run_link(release['id'])}\n\n"
         "Open it, press Resume, choose approve or reject, give your name, submit: each approval "
-        "opens the next gate."
+        "opens the next gate. Staging's native canary asks at steps 1/2 and 2/2; Production's Argo "
+        "Rollout asks at each pause the controller makes, step 2/4 (25 %) and 4/4 (50 %)."
     )
     if approve_all:
         _step("--approve-all: every gate approved through the REST API")
         final = approve_every_gate(system, str(release["id"]))
         console.print(_ferry("apps", "-c", str(system.config)))
+        console.print(production_rollout(system))
         if final["state_type"] != "COMPLETED":
             raise SystemExit(f"the release ended {final['state_name']}: {system.run_link(final['id'])}")
     console.print(

@@ -16,6 +16,11 @@ from pathlib import Path
 
 import yaml
 
+from ferry.devenv.rollout_chart import PAUSED_STEPS
+from ferry.errors import ToolError
+from ferry.sandbox import rollouts
+from ferry.sandbox.state import Sandbox
+
 CHART_PATH = "manifests/helm/echo-server"
 ENVIRONMENTS = ("dev", "staging", "production")
 IMAGES = {
@@ -37,8 +42,7 @@ SMOKE_JOB: dict[str, object] = {
     },
 }
 
-_DEPLOYMENT = """apiVersion: apps/v1
-kind: Deployment
+_DEPLOYMENT = """{kind}
 metadata:
   name: {name}
   labels:
@@ -58,7 +62,7 @@ spec:
         - name: {name}
           image: "{{{{ .Values.image.{key}.repository }}}}:{{{{ .Values.image.{key}.tag }}}}"
           ports:
-            - containerPort: 8080
+            - containerPort: 8080{strategy}
 ---
 apiVersion: v1
 kind: Service
@@ -71,6 +75,53 @@ spec:
     - port: 80
       targetPort: 8080
 """
+_PLAIN_KIND = "apiVersion: apps/v1\nkind: Deployment"
+# The echo server is a Rollout where the values carry ``rollout`` (Production), else the same Deployment.
+# The conditionals sit inside lines, and the strategy block trims itself away, so an environment without
+# ``rollout`` renders exactly the bytes of the plain Deployment.
+_SWITCHED_KIND = (
+    "apiVersion: {{ if .Values.rollout }}argoproj.io/v1alpha1{{ else }}apps/v1{{ end }}\n"
+    "kind: {{ if .Values.rollout }}Rollout{{ else }}Deployment{{ end }}"
+)
+_ROLLOUT_STRATEGY = """
+{{- with .Values.rollout }}
+  strategy:
+    canary:
+      steps:
+{{ toYaml .steps | indent 8 }}
+{{- end }}"""
+#: The Rollout Production runs the echo server as; the release's Argo canary drives it.
+PRODUCTION_ROLLOUT = "echo-server"
+#: The clusters whose sandbox must run the Argo Rollouts controller: the seed's Production is a Rollout,
+#: which nothing else would ever roll out. Pass it as ``sandbox.up(..., argo_rollouts=ROLLOUT_CLUSTERS)``.
+ROLLOUT_CLUSTERS = ("production",)
+
+
+def workload(env: str, name: str) -> tuple[str, str]:
+    """The apiVersion and kind the seed chart renders workload ``name`` as in ``env``.
+
+    >>> workload("production", "echo-server"), workload("staging", "echo-server")
+    (('argoproj.io/v1alpha1', 'Rollout'), ('apps/v1', 'Deployment'))
+    """
+    if env == "production" and name == PRODUCTION_ROLLOUT:
+        return "argoproj.io/v1alpha1", "Rollout"
+    return "apps/v1", "Deployment"
+
+
+def require_controllers(sandbox: Sandbox) -> None:
+    """Refuse a sandbox without the Argo Rollouts controller where the seed needs it, before anything starts:
+    without it Production's Rollout never progresses, and installing v1 would only time out."""
+    missing = [
+        name
+        for name in ROLLOUT_CLUSTERS
+        if not sandbox.cluster(name).running().get(rollouts.COMPONENT, False)
+    ]
+    if missing:
+        raise ToolError(
+            f"the seed's {', '.join(missing)} runs an Argo Rollout, but the sandbox runs no Argo Rollouts "
+            f"controller there: start it with up(..., argo_rollouts={ROLLOUT_CLUSTERS!r}) "
+            f"(ferry sandbox up --with argo-rollouts={','.join(ROLLOUT_CLUSTERS)})"
+        )
 
 
 def _git(cwd: Path, *args: str) -> str:
@@ -100,13 +151,19 @@ def chart_files(registry_prefix: str, initial_tag: str = "v1.0") -> dict[str, st
         f"{CHART_PATH}/Chart.yaml": 'apiVersion: v2\nname: echo-server\nversion: 0.1.0\nappVersion: "1.0"\n',
         f"{CHART_PATH}/values.yaml": "# Defaults shared by every environment.\n"
         + yaml.safe_dump(values, sort_keys=False),
-        f"{CHART_PATH}/templates/echo-server.yaml": _DEPLOYMENT.format(name="echo-server", key="echoServer"),
+        f"{CHART_PATH}/templates/echo-server.yaml": _DEPLOYMENT.format(
+            name=PRODUCTION_ROLLOUT, key="echoServer", kind=_SWITCHED_KIND, strategy=_ROLLOUT_STRATEGY
+        ),
         f"{CHART_PATH}/templates/echo-web-server.yaml": _DEPLOYMENT.format(
-            name="echo-web-server", key="echoWebServer"
+            name="echo-web-server", key="echoWebServer", kind=_PLAIN_KIND, strategy=""
         ),
     }
     for env, replicas in zip(ENVIRONMENTS, (1, 2, 3), strict=True):
         files[f"{CHART_PATH}/values-{env}.yaml"] = f"# {env} overrides\nreplicaCount: {replicas}\n"
+    files[f"{CHART_PATH}/values-production.yaml"] += (
+        "# The echo server is an Argo Rollout: the controller pauses after each weight, Ferry gates it.\n"
+        + yaml.safe_dump({"rollout": {"steps": [dict(step) for step in PAUSED_STEPS]}}, sort_keys=False)
+    )
     return files
 
 
@@ -175,8 +232,9 @@ def application(
 
 
 def release_section(name: str = "echo-server", gate_timeout: float = 24 * 3600) -> dict[str, object]:
-    """The echo server's release: the smoke Job in Dev, native canaries in Staging (50 %, 100 %)
-    and Production (25 %, 50 %, 100 %). That is eight gates from Dev to Production."""
+    """The echo server's release: the smoke Job in Dev, Ferry's native canary in Staging (50 %, 100 %)
+    and, in Production, the chart's Argo Rollout carried out by the Argo Rollouts controller (25 %, 50 %).
+    That is seven gates from Dev to Production (:data:`RELEASE_GATES`)."""
     return {
         "name": name,
         "environments": {
@@ -184,7 +242,7 @@ def release_section(name: str = "echo-server", gate_timeout: float = 24 * 3600) 
             "staging": {"app": "app-helm-staging", "canary": {"provider": "native", "steps": [50, 100]}},
             "production": {
                 "app": "app-helm-production",
-                "canary": {"provider": "native", "steps": [25, 50, 100]},
+                "canary": {"provider": "argo", "resource": PRODUCTION_ROLLOUT},
             },
         },
         "validation": [{"name": "smoke-job", "job": {"manifest": SMOKE_JOB}, "timeout": 60}],
@@ -193,15 +251,16 @@ def release_section(name: str = "echo-server", gate_timeout: float = 24 * 3600) 
 
 
 #: Every gate of :func:`release_section`, in order, as globs over their keys (which carry the revision).
+#: An Argo gate opens at each pause of the Rollout and is numbered by the pause's place among its steps
+#: (``setWeight: 25``, ``pause``, ``setWeight: 50``, ``pause``): 2 and 4. The native canary counts its own.
 RELEASE_GATES = (
     "verified-dev-*",
     "sync-staging-*",
     "canary-staging-*-step-1",
     "canary-staging-*-step-2",
     "sync-production-*",
-    "canary-production-*-step-1",
     "canary-production-*-step-2",
-    "canary-production-*-step-3",
+    "canary-production-*-step-4",
 )
 
 

@@ -35,7 +35,7 @@ import httpx
 from ferry.ci.hook import install_post_receive
 from ferry.devenv.prefect_api import FINAL_STATES, PrefectApi, parse_time
 from ferry.devenv.registry import free_port, notification_config, start_registry
-from ferry.devenv.seed import IMAGES, create_deploy_repo, release_section, write_seed
+from ferry.devenv.seed import IMAGES, create_deploy_repo, release_section, require_controllers, write_seed
 from ferry.devenv.services import Service, ServiceBook, spawn_service, start_prefect_server, stop_pid
 from ferry.devenv.source import SourceRepo, build_rule, create_source_repo
 from ferry.errors import ToolError
@@ -277,7 +277,11 @@ def bring_up(
 
     The caller owns the result: on an exception part of it may be running, and
     ``ServiceBook(root).stop_all()`` stops it.
+
+    Raises:
+        ToolError: No Argo Rollouts controller runs where the seed needs one (nothing is started then).
     """
+    require_controllers(sandbox)
     root.mkdir(parents=True, exist_ok=True)
     (root / "logs").mkdir(exist_ok=True)
     book = ServiceBook(root)

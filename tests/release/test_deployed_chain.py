@@ -4,6 +4,9 @@ Nothing here calls a flow: each stage is a deployment run started by its trigger
 (source push → ``ci-build`` → ``ferry.image.pushed`` → ``image-updater`` →
 ``ferry.image.updated`` → ``sync-dev`` and ``release``), and every gate is
 answered through the REST API, exactly as the UI's Resume form answers it.
+Staging goes out by Ferry's native canary; Production's echo server is an Argo
+Rollout that the session's ``production`` cluster's real controller rolls out,
+one Ferry gate per pause.
 """
 
 from __future__ import annotations
@@ -15,8 +18,9 @@ import pytest
 
 from ferry.config import load_config
 from ferry.devenv.prefect_api import PrefectApi, parse_time
-from ferry.devenv.seed import CHART_PATH, RELEASE_GATES
+from ferry.devenv.seed import CHART_PATH, PRODUCTION_ROLLOUT, RELEASE_GATES, workload
 from ferry.devenv.system import APPS, System, push_release
+from ferry.release.argo import ARGO_API
 from ferry.release.canary import canary_name
 from ferry.sync.engine import SyncEngine
 from tests.fixtures.git import BareRepo
@@ -31,16 +35,35 @@ def _engine(system: System) -> SyncEngine:
     return SyncEngine(load_config(system.config))
 
 
-def _live(system: System, env: str, name: str = "echo-server") -> dict[str, Any] | None:
+def _live(
+    system: System, env: str, name: str = "echo-server", kind: tuple[str, str] | None = None
+) -> dict[str, Any] | None:
+    """The live object ``name`` in ``env``: by default of the kind the seed renders it as there."""
+    api_version, kind_name = kind or workload(env, name)
     with _engine(system) as engine:
         cluster, namespace = engine.connect(APPS[env]), engine.target(APPS[env]).namespace
-        return cluster.get("apps/v1", "Deployment", name, namespace)
+        return cluster.get(api_version, kind_name, name, namespace)
 
 
 def _image(system: System, env: str) -> str:
     live = _live(system, env)
-    assert live is not None, f"no echo-server Deployment in {env}"
+    assert live is not None, f"no echo-server {workload(env, 'echo-server')[1]} in {env}"
     return str(live["spec"]["template"]["spec"]["containers"][0]["image"])
+
+
+def _rollout_status(system: System) -> dict[str, Any]:
+    live = _live(system, "production", PRODUCTION_ROLLOUT, (ARGO_API, "Rollout"))
+    assert live is not None, "Production's echo server is a Rollout"
+    return dict(live.get("status") or {})
+
+
+def _paused_by_the_controller(status: dict[str, Any], step_index: int, canary_pods: int) -> None:
+    """The controller (nobody else writes a Rollout's status here) holds the canary at that pause."""
+    assert status["currentStepIndex"] == step_index, status
+    assert [c["reason"] for c in status.get("pauseConditions") or []] == ["CanaryPauseStep"], status
+    assert status["currentPodHash"] != status["stableRS"], "a canary ReplicaSet next to the stable one"
+    # Production's 3 replicas: 25 % and 50 % are 1 and 2 canary pods, rounded up as the controller does.
+    assert status["updatedReplicas"] == canary_pods, status
 
 
 def _history(system: System, env: str) -> list[Any]:
@@ -158,15 +181,30 @@ def test_a_git_push_reaches_every_gate_and_production_runs_the_new_tag(deployed_
             if pattern == "sync-production-*":
                 assert _image(system, "staging").endswith(f":{tag}")
                 assert _image(system, "production") == before["production"]
+                stable_before = _rollout_status(system)["stableRS"]
+            if pattern == "canary-production-*-step-2":
+                # Argo's gates: the sync already changed the Rollout; the controller paused after 25 %.
+                assert _image(system, "production").endswith(f":{tag}")
+                _paused_by_the_controller(_rollout_status(system), 1, 1)
+                assert "step 2/4 (traffic 25%" in run["state"]["message"], run["state"]["message"]
+            if pattern == "canary-production-*-step-4":
+                _paused_by_the_controller(_rollout_status(system), 3, 2)
             approver = "carol" if "production" in pattern else "bob"
             _answer(api, run, "approve", approver)
         final = api.wait_final(release["id"], 600)
 
     assert final["state_type"] == "COMPLETED", final["state"]
-    assert len(seen) == 8, seen
+    assert len(seen) == len(RELEASE_GATES) == 7, seen
     for env in ("staging", "production"):
         assert _image(system, env).endswith(f":{tag}"), env
-        assert _live(system, env, canary_name("echo-server")) is None, f"the {env} canary was cleaned up"
+    assert _live(system, "staging", canary_name("echo-server")) is None, "the staging canary was cleaned up"
+    # Production took the Argo path: the controller promoted the Rollout fully to a new ReplicaSet, and no
+    # Deployment of Ferry's native canary (nor a plain one) ever ran the echo server there.
+    done = _rollout_status(system)
+    assert done["phase"] == "Healthy" and done["stableRS"] == done["currentPodHash"] != stable_before, done
+    assert not done.get("pauseConditions") and done["currentStepIndex"] == 4, done
+    for name in ("echo-server", canary_name("echo-server")):
+        assert _live(system, "production", name, ("apps/v1", "Deployment")) is None, name
     staging_synced = _history(system, "staging")[-1].revision
     sync_staging_key = next(k for k in seen if k.startswith("sync-staging-"))
     assert staging_synced.startswith(sync_staging_key.removeprefix("sync-staging-")), (

@@ -132,5 +132,5 @@ def test_a_failed_analysis_in_wave_one_changes_nothing_in_waves_two_and_three(
     }
     assert _frozen(world, "prod-a")[1:] == before["prod-a"][1:]
     stable = world.deployment("prod-a")
-    assert stable is not None and stable["spec"]["replicas"] == 3
+    assert stable is not None and stable["spec"]["replicas"] == 2  # values-staging.yaml
     assert "| untouched |" in artifact("release-status-", run.id)

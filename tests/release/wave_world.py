@@ -67,7 +67,9 @@ def build_wave_world(
     dev["metadata"]["name"], dev["spec"]["destination"]["namespace"] = f"app-helm-dev-{sfx}", f"app-dev-{sfx}"
     docs = [dev]
     for cluster, region in REGIONS.items():
-        doc: Any = application("production", url, prefix, waves.cluster(cluster).server)
+        # Staging's values: plain Deployments (Production's render an Argo Rollout, and these clusters
+        # run no Rollouts controller).
+        doc: Any = application("staging", url, prefix, waves.cluster(cluster).server)
         doc["metadata"]["name"] = f"app-helm-{region}-{sfx}"
         labels = {SERVICE_LABEL: f"echo-{sfx}", ENVIRONMENT_LABEL: "production", REGION_LABEL: region}
         doc["metadata"]["labels"] = labels

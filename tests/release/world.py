@@ -38,7 +38,7 @@ from ferry.config import load_config
 from ferry.devenv.oci import push_image
 from ferry.devenv.registry import RunningRegistry
 from ferry.devenv.rollout_chart import ROLLOUT_CHART_PATH, rollout_chart_files
-from ferry.devenv.seed import ENVIRONMENTS, IMAGES, UPDATER, application, chart_files, create_repo
+from ferry.devenv.seed import ENVIRONMENTS, IMAGES, UPDATER, application, chart_files, create_repo, workload
 from ferry.sandbox.cluster import Sandbox
 from ferry.sync.engine import SyncEngine
 from ferry.update.outcomes import CycleReport
@@ -80,7 +80,8 @@ class ReleaseWorld:
     def image_of(self, env: str, name: str = "echo-server") -> str | None:
         with self.engine() as engine:
             cluster, ns = engine.connect(self.app(env)), engine.target(self.app(env)).namespace
-            live = cluster.get("apps/v1", "Deployment", name, ns)
+            # Of the kind the seed chart renders it as there: Production's echo server is an Argo Rollout.
+            live = cluster.get(*workload(env, name), name, ns)
         return None if live is None else str(live["spec"]["template"]["spec"]["containers"][0]["image"])
 
     def deployment(self, env: str, name: str) -> dict[str, Any] | None:
