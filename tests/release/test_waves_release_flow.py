@@ -8,6 +8,9 @@ analysis that fails in wave 1 leaves waves 2 and 3 unchanged.
 
 from __future__ import annotations
 
+import json
+import subprocess
+import sys
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -90,6 +93,26 @@ def test_three_waves_approve_one_reject_two_leave_three_untouched_then_all_compl
     assert {c: world.image(c) for c in REGIONS} == dict.fromkeys(REGIONS, f"{w.image()}:{NEWER_TAG}")
     assert old not in artifact("release-status-", run.id)
     assert artifact("release-status-", run.id).count("| released |") == 4  # Dev and three regions
+
+    # The same fleet from the terminal, read from the clusters.
+    command = ["release", "status", f"echo-server-{w.sfx}", "-c", str(w.config), "-o", "json"]
+    shown = subprocess.run(
+        [sys.executable, "-m", "ferry.cli", *command],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert shown.returncode == 0, shown.stderr
+    rows = {r["app"]: r for r in json.loads(shown.stdout)}
+    head = rows[world.region_app("prod-c")]["revision"]
+    assert {
+        (r["wave"], r["cluster"], r["state"], r["health"]) for a, r in rows.items() if a != w.app("dev")
+    } == {
+        ("1", "prod-a", "Synced", "Healthy"),
+        ("2", "prod-b", "Synced", "Healthy"),
+        ("3", "prod-c", "Synced", "Healthy"),
+    }
+    assert len({r["revision"] for r in rows.values()}) == 1 and len(head) == 12
 
 
 def _synced_dev(world: WaveWorld) -> None:

@@ -81,7 +81,9 @@ def test_seed_dev_syncs_new_tag_healthy_and_staging_production_stay_untouched(
         == f"{REGISTRY}/cidemo/echo-server:v3-5a7147"
     )
     assert deployment_image(kube_client, "staging", f"app-staging-{seed.suffix}", "echo-server") is None
-    assert deployment_image(kube_client, "production", f"app-production-{seed.suffix}", "echo-server") is None
+    # Production renders the echo server as an Argo Rollout; its web server is a Deployment everywhere.
+    prod = f"app-production-{seed.suffix}"
+    assert deployment_image(kube_client, "production", prod, "echo-web-server") is None
 
     # The operator syncs Staging by hand, with the CLI.
     synced = seed.ferry("sync", staging, "--timeout", "90")

@@ -140,7 +140,8 @@ def test_seed_write_back_event_then_dev_is_synced_automatically(
     image = deployment_image(kube_client, "dev", f"app-dev-{sfx}", "echo-server")
     assert image == f"{registry.host}/cidemo/echo-server:v3-5a7147"
     assert deployment_image(kube_client, "staging", f"app-staging-{sfx}", "echo-server") is None
-    assert deployment_image(kube_client, "production", f"app-production-{sfx}", "echo-server") is None
+    # Production renders the echo server as an Argo Rollout; its web server is a Deployment everywhere.
+    assert deployment_image(kube_client, "production", f"app-production-{sfx}", "echo-web-server") is None
     # All three apps are listed by the flow over every cluster, but only automated ones sync.
     everywhere = auto_sync(config=str(seed.layout.config), return_state=True).result()
     assert [(r["app"], r["synced"]) for r in everywhere] == [(f"app-helm-dev-{sfx}", False)]
