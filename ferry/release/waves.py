@@ -86,6 +86,14 @@ def promote_waves(
             last = _one_wave(steps, resolved, env, wave, images, fleet, last, note)
         except (GateStopped, FerryError) as exc:
             view = fleet.view.each(wave.apps, state="stopped")
+            decision = exc.decision if isinstance(exc, GateStopped) else None
+            if isinstance(decision, GateDecision):
+                # The decision that stopped the wave goes on the rows it was about: the wave's gate
+                # (rows not yet decided) or the canary it aborted.
+                about = [
+                    r.app for r in view.rows if r.app in wave.apps and (not r.gate or r.canary == "aborted")
+                ]
+                view = view.each(about, gate=said(decision))
             for later in waves[wave.number :]:
                 view = view.each(later.apps, state="untouched")
             fleet.show(view)

@@ -147,6 +147,10 @@ def test_a_rejected_wave_stops_the_release_and_the_later_waves_are_never_touched
         ("echo-eu-west", "untouched"),
     ]
     assert "| production | 3 | us-east | `echo-us-east` | untouched |" in view.markdown()
+    assert (
+        view.row("echo-cn-beijing").gate == "rejected"
+        and view.row("echo-cn-hangzhou").gate == "approved by alice"
+    )
 
 
 def test_the_next_gate_shows_what_the_earlier_waves_did() -> None:
