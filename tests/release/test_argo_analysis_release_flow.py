@@ -11,6 +11,7 @@ test_analysis_release_flow.
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -18,8 +19,8 @@ import pytest
 
 from ferry.devenv.exporter import success_rate_query
 from ferry.devenv.registry import RunningRegistry
-from ferry.devenv.rollout_chart import ANALYSIS_STEPS
-from ferry.release.argo import ARGO_API
+from ferry.devenv.rollout_chart import ANALYSIS_STEPS, PAUSED_STEPS
+from ferry.release.argo import ARGO_API, ArgoRollout, RolloutProgress
 from ferry.sandbox.cluster import Sandbox
 from flows.sync import auto_sync
 from tests.fixtures.prometheus import Metrics
@@ -40,15 +41,32 @@ NEW = "v3-5a7147"
 
 
 @pytest.fixture
-def world(
+def make_world(
     tmp_path: Path,
     registry: RunningRegistry,
     sandbox: Sandbox,
     sandbox_tools: dict,
     prefect_harness: str,
-    metrics: Metrics,
-) -> ReleaseWorld:
-    """Dev (the seed chart) and Production (the Rollout chart, an analysis step after 25 %), v1.0 live."""
+) -> Any:
+    """Dev (the seed chart) and Production (the Rollout chart with ``steps``), v1.0 live."""
+
+    def make(steps: Any, analysis: dict[str, Any] | None = None, **canary: Any) -> ReleaseWorld:
+        canary = {"provider": "argo", "resource": "echo", "step_timeout": 120, **canary}
+        return build_world(
+            tmp_path,
+            registry,
+            sandbox,
+            environments=("dev", "production"),
+            release={"production_canary": canary},
+            rollout={"steps": steps, "analysis": analysis},
+        )
+
+    return make
+
+
+@pytest.fixture
+def world(make_world: Any, metrics: Metrics) -> ReleaseWorld:
+    """Production's Rollout runs an analysis step after 25 %; its pause after it auto-approves on a pass."""
     analysis = {
         "address": metrics.url,
         "query": success_rate_query("canary"),
@@ -57,24 +75,27 @@ def world(
         "interval": "1s",
         "count": 2,
     }
-    canary = {"provider": "argo", "resource": "echo", "auto_approve": True, "step_timeout": 120}
-    return build_world(
-        tmp_path,
-        registry,
-        sandbox,
-        environments=("dev", "production"),
-        release={"production_canary": canary},
-        rollout={"steps": ANALYSIS_STEPS, "analysis": analysis},
-    )
+    return make_world(ANALYSIS_STEPS, analysis, auto_approve=True)
 
 
-def _released_to_the_canary(world: ReleaseWorld) -> tuple[Background, Any]:
-    """The new tag written back and in Dev; the release past "Dev verified?" and "Sync production?"."""
-    world.push(NEW, NEW_BUILD)
+def _released_to_the_canary(
+    world: ReleaseWorld, tag: str = NEW, created: datetime = NEW_BUILD
+) -> tuple[Background, Any]:
+    """``tag`` written back and in Dev; the release past "Dev verified?" and "Sync production?"."""
+    world.push(tag, created)
     assert world.update_images().images_updated == 3  # Dev's two images, the Rollout's one
     state = auto_sync(config=str(world.config), cluster="dev", wait_timeout=90, return_state=True)
     assert state.is_completed(), state.message
     return _release_past_the_sync_gate(world, "production")
+
+
+def _progress(world: ReleaseWorld, abort_wait: float | None = None) -> RolloutProgress:
+    """The Rollout and its ReplicaSets as Ferry's provider reads them (after the abort, when asked)."""
+    with world.engine() as engine:
+        rollout = ArgoRollout(
+            engine.connect(world.app("production")), world.namespace("production"), "echo", 0.3
+        )
+        return rollout.progress() if abort_wait is None else rollout.wait_aborted(abort_wait)
 
 
 def _rollout(world: ReleaseWorld) -> dict[str, Any]:
@@ -142,3 +163,37 @@ def test_the_rollouts_inconclusive_analysis_holds_it_and_ferry_asks_with_the_mea
 
     assert state.is_completed(), state.message
     assert _stable_image(world) == f"{world.image()}:{NEW}"
+
+
+def test_two_pauses_approved_at_ferrys_gates_then_promoted_and_a_reject_at_step_one_is_the_controllers_abort(
+    make_world: Any,
+) -> None:
+    world = make_world(PAUSED_STEPS)
+    running, run = _released_to_the_canary(world)
+    for key, weight, canary_pods in (("step-2", 25, 1), ("step-4", 50, 2)):
+        paused_run(world.app("dev"), f"canary-production-*-{key}")
+        # The controller, not Ferry, paused there, with the weight's share of the 4 replicas ready.
+        seen = _progress(world)
+        assert (seen.pause_reasons, seen.weight, seen.canary) == (
+            ("CanaryPauseStep",),
+            weight,
+            (canary_pods,) * 2,
+        )
+        answer(run, True, "alice")
+    state = running.result()
+    assert state.is_completed(), state.message
+    status = _rollout(world)["status"]
+    assert status["stableRS"] == status["currentPodHash"] and status["phase"] == "Healthy"
+    assert _stable_image(world) == f"{world.image()}:{NEW}"
+
+    # The next release: rejected at the first pause, the controller aborts and scales the canary away.
+    running, run = _released_to_the_canary(world, "v3-7c1e22", datetime(2023, 7, 20, tzinfo=UTC))
+    paused_run(world.app("dev"), "canary-production-*-step-2")
+    answer(run, False, "bob", "latency up")
+    state = running.result()
+    assert state.is_cancelled() and "bob" in str(state.message), state.message
+    aborted = _progress(world, abort_wait=120)
+    assert (aborted.phase, aborted.canary[0]) == ("Degraded", 0) and aborted.stable[1] == aborted.stable[
+        0
+    ] > 0
+    assert _stable_image(world) == f"{world.image()}:{NEW}", "the stable is still the release before"
