@@ -240,11 +240,16 @@ class ArgoRollout:
         logger.warning("Rollout %s/%s aborted", self.namespace, self.name)
 
     def wait_aborted(self, timeout: float) -> RolloutProgress:
-        """Wait until the controller has acted on an abort: Degraded, the canary scaled to zero."""
+        """Wait until the controller has acted on an abort: Degraded, the canary scaled to zero.
+
+        Zero means no canary pod left ready too: the ReplicaSet's ``readyReplicas`` lags its
+        ``replicas`` while the pods terminate (seen at load 15: ``(0, 1)``), and until then
+        the canary still serves.
+        """
 
         def probe() -> RolloutProgress | None:
             now = self.progress()
-            done = now.observed and now.aborted and now.phase == "Degraded" and now.canary[0] == 0
+            done = now.observed and now.aborted and now.phase == "Degraded" and now.canary == (0, 0)
             return now if done else None
 
         return poll(probe, timeout=timeout, interval=self._interval, what=f"Rollout {self.name} to abort")
