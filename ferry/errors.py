@@ -115,6 +115,10 @@ class GitUnavailable(TransientError):
     """The Git remote could not be reached (network, DNS, a restarting server)."""
 
 
+class GitTimeout(GitUnavailable):
+    """The Git remote stopped answering: waiting again at once would cost the same timeout."""
+
+
 class GitError(PermanentError):
     """A Git operation failed for a reason a retry will not fix."""
 

@@ -24,7 +24,7 @@ from git.exc import GitCommandError, InvalidGitRepositoryError, NoSuchPathError
 from ferry.errors import GitError, NotFoundError, TransientError
 from ferry.vcs.clone import BASE_ENV, WorkingClone
 from ferry.vcs.credentials import GitCredentials, git_environment, reject_secret_in_url, scrub
-from ferry.vcs.process import DEFAULT_NETWORK_TIMEOUT, run_git
+from ferry.vcs.process import DEFAULT_NETWORK_TIMEOUT, retry_blinks, run_git
 
 __all__ = ["RepoCache"]
 
@@ -135,7 +135,7 @@ class RepoCache:
         if not fetch:
             return clone
         try:
-            clone.fetch()
+            retry_blinks(f"fetch into the cached clone of {scrub(url)}", clone.fetch)
         except GitError as exc:  # auth, not-found and unreachable are other types: those propagate
             logger.warning("fetch into cached clone of %s failed (%s); cloning again", scrub(url), exc)
             repo.close()
@@ -149,9 +149,10 @@ class RepoCache:
     def _clone(self, path: Path, url: str, credentials: GitCredentials | None, lock_fd: int) -> WorkingClone:
         # Clone beside the final place and rename: an interrupted clone never looks like a cache hit.
         partial = path.with_name(path.name + ".partial")
-        shutil.rmtree(partial, ignore_errors=True)
         logger.info("cloning %s into %s", scrub(url, credentials), path)
-        try:
+
+        def clone_once() -> Repo:
+            shutil.rmtree(partial, ignore_errors=True)
             with git_environment(url, credentials, known_hosts=self.known_hosts) as env:
                 run_git(
                     ["clone", "--", url, str(partial)],
@@ -162,7 +163,10 @@ class RepoCache:
                     credentials=credentials,
                     check=True,
                 )
-            repo = Repo(partial)
+            return Repo(partial)
+
+        try:
+            repo = retry_blinks(f"clone of {scrub(url, credentials)}", clone_once)
         except BaseException:
             shutil.rmtree(partial, ignore_errors=True)
             raise

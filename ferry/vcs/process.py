@@ -10,20 +10,23 @@ killed when the deadline passes.
 
 from __future__ import annotations
 
+import logging
 import os
 import signal
 import subprocess
-from collections.abc import Mapping, Sequence
+import time
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TypeVar
 
 from git.exc import GitCommandError
 
-from ferry.errors import FerryError, GitUnavailable
+from ferry.errors import FerryError, GitTimeout, GitUnavailable
 from ferry.vcs.credentials import GitCredentials, scrub
 from ferry.vcs.failures import translate
 
-__all__ = ["DEFAULT_NETWORK_TIMEOUT", "GitRun", "run_git"]
+__all__ = ["BLINK_ATTEMPTS", "DEFAULT_NETWORK_TIMEOUT", "GitRun", "retry_blinks", "run_git"]
 
 #: Seconds one clone, fetch or push may take. A deploy repo transfers in seconds;
 #: this only has to end a transfer that will never finish.
@@ -75,7 +78,7 @@ def run_git(
         check: raise the translated Ferry error when git exits non-zero.
 
     Raises:
-        GitUnavailable: the deadline passed (the remote stopped answering).
+        GitTimeout: the deadline passed (the remote stopped answering).
         FerryError: with ``check``, what :func:`~ferry.vcs.failures.translate` makes of the failure.
     """
     argv = ("git", *args)
@@ -94,7 +97,7 @@ def run_git(
     except subprocess.TimeoutExpired:
         _kill_group(process)
         process.communicate()
-        raise GitUnavailable(
+        raise GitTimeout(
             f"{scrub(action, credentials)} timed out after {timeout:.0f}s: the remote stopped answering"
         ) from None
     except BaseException:
@@ -105,3 +108,28 @@ def run_git(
     if check and done.returncode != 0:
         raise done.error(action, credentials) from None
     return done
+
+
+_logger = logging.getLogger(__name__)
+_T = TypeVar("_T")
+BLINK_ATTEMPTS = 3
+
+
+def retry_blinks(what: str, step: Callable[[], _T], attempts: int = BLINK_ATTEMPTS) -> _T:
+    """``step()``, tried again when the remote blinked: a reset, a refused or empty reply.
+
+    A timeout is not retried: the remote stopped answering, and asking again at once would
+    cost the whole timeout again. Nothing else is retried either (auth, not found, refused
+    push): those answer the same the next time.
+    """
+    for attempt in range(1, attempts + 1):
+        try:
+            return step()
+        except GitTimeout:
+            raise
+        except GitUnavailable as error:
+            if attempt == attempts:
+                raise
+            _logger.info("%s failed (attempt %d/%d): %s; trying again", what, attempt, attempts, error)
+            time.sleep(0.2 * attempt)
+    raise AssertionError("unreachable")  # the loop returns or raises

@@ -19,6 +19,7 @@ from typing import Generic, TypeVar
 from ferry.errors import GitError, GitPushRejected, NotFoundError
 from ferry.vcs.clone import WorkingClone
 from ferry.vcs.credentials import scrub
+from ferry.vcs.process import retry_blinks
 
 __all__ = ["Published", "publish"]
 
@@ -71,6 +72,7 @@ def publish(
 
     Raises:
         GitPushRejected: every attempt lost the race.
+        GitUnavailable: the fetch could not reach the remote, even after a retry.
         GitError: the remote refused the push for a reason retrying will not fix.
         NotFoundError: the base branch does not exist on the remote.
     """
@@ -81,7 +83,7 @@ def publish(
             clone.check_branch_name(name)
     last_reason = ""
     for attempt in range(1, max_attempts + 1):
-        clone.fetch()
+        retry_blinks(f"fetch of {scrub(clone.url)}", clone.fetch)
         base = base_branch or clone.default_branch()
         target = write_branch or base
         start = clone.remote_head(target)

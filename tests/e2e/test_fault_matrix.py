@@ -28,6 +28,7 @@ import subprocess
 import sys
 import uuid
 from collections.abc import Iterator
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -147,18 +148,57 @@ def own_registry(tmp_path: Path) -> Iterator[RunningRegistry]:
         server.stop()
 
 
-@pytest.mark.registry
-def test_git_connection_cut_mid_push_is_retried_and_pushes_each_commit_once(
+@dataclass
+class BehindProxy:
+    """The seed config and a pushable deploy repo, reached through a proxy with Basic auth."""
+
+    tmp_path: Path
+    registry: RunningRegistry
+    server: GitHttpServer
+    repos: BareRepoFactory
+    monkeypatch: pytest.MonkeyPatch
+
+    def deploy_repo(self, name: str) -> Path:
+        bare = self.repos.root / f"{name}.git"
+        create_deploy_repo(bare, self.registry.host)
+        subprocess.run(["git", f"--git-dir={bare}", "config", "http.receivepack", "true"], check=True)
+        return bare
+
+    def seed(self, proxy: FaultyTcpProxy, bare: Path) -> Path:
+        server, registry = self.server, self.registry
+        url = server.url_for(BareRepo(bare)).replace(str(server.port), str(proxy.port))
+        self.monkeypatch.setenv("FERRY_TEST_GIT_CREDS", f"{server.username}:{server.password}")
+        layout = write_seed(
+            self.tmp_path / "config", repo_url=url, registry_prefix=registry.host, registry_api=registry.url
+        )
+        config_data = yaml.safe_load(layout.config.read_text())
+        config_data["repositories"] = [{"url": url, "credentials": "env:FERRY_TEST_GIT_CREDS"}]
+        layout.config.write_text(yaml.safe_dump(config_data))
+        return layout.config
+
+
+@pytest.fixture
+def behind(
     tmp_path: Path,
     own_registry: RunningRegistry,
     bare_repo: BareRepoFactory,
     git_http_server: GitHttpServer,
     monkeypatch: pytest.MonkeyPatch,
-) -> None:
-    registry = own_registry
-    bare = bare_repo.root / "gitops-cut.git"
-    create_deploy_repo(bare, registry.host)
-    subprocess.run(["git", f"--git-dir={bare}", "config", "http.receivepack", "true"], check=True)
+) -> BehindProxy:
+    return BehindProxy(tmp_path, own_registry, git_http_server, bare_repo, monkeypatch)
+
+
+def _each_app_updated_once(report: Any, bare: Path, base: str) -> None:
+    statuses = {o.app: o.status for o in report.outcomes}
+    assert statuses == {app: UpdateStatus.UPDATED for app in SEED_APPS}, report.outcomes
+    commits = _commits_since(bare, base)
+    assert sorted(commits) == sorted(f"build: automatic update of {a}" for a in SEED_APPS), commits
+
+
+@pytest.mark.registry
+def test_git_connection_cut_mid_push_is_retried_and_pushes_each_commit_once(behind: BehindProxy) -> None:
+    registry, git_http_server = behind.registry, behind.server
+    bare = behind.deploy_repo("gitops-cut")
     with FaultyTcpProxy(
         ("127.0.0.1", git_http_server.port),
         mode="cut",
@@ -166,25 +206,39 @@ def test_git_connection_cut_mid_push_is_retried_and_pushes_each_commit_once(
         cut_marker=b"git-receive-pack HTTP",
         cuts=1,
     ) as proxy:
-        url = git_http_server.url_for(BareRepo(bare)).replace(str(git_http_server.port), str(proxy.port))
-        monkeypatch.setenv("FERRY_TEST_GIT_CREDS", f"{git_http_server.username}:{git_http_server.password}")
-        layout = write_seed(
-            tmp_path / "config", repo_url=url, registry_prefix=registry.host, registry_api=registry.url
-        )
-        config_data = yaml.safe_load(layout.config.read_text())
-        config_data["repositories"] = [{"url": url, "credentials": "env:FERRY_TEST_GIT_CREDS"}]
-        layout.config.write_text(yaml.safe_dump(config_data))
+        config = behind.seed(proxy, bare)
         for alias_repo, _ in IMAGES.values():
             push_image(registry.url, alias_repo, "v1.0", created=OLD_BUILD)
             push_image(registry.url, alias_repo, "v3-cut", created=NEW_BUILD)
         base = BareRepo(bare).head()
-        with Updater(load_config(layout.config)) as updater:
+        with Updater(load_config(config)) as updater:
             report = updater.run_cycle()
         assert proxy.cut_count == 1, "the first push was cut halfway"
-    statuses = {o.app: o.status for o in report.outcomes}
-    assert statuses == {app: UpdateStatus.UPDATED for app in SEED_APPS}, report.outcomes
-    commits = _commits_since(bare, base)
-    assert sorted(commits) == sorted(f"build: automatic update of {a}" for a in SEED_APPS), commits
+    _each_app_updated_once(report, bare, base)
+
+
+@pytest.mark.registry
+def test_git_connection_cut_mid_fetch_is_retried_within_the_cycle(behind: BehindProxy) -> None:
+    """CI saw a reset on the fetch before a push: one blink must not cost the apps their cycle."""
+    registry, git_http_server = behind.registry, behind.server
+    bare = behind.deploy_repo("gitops-fetchcut")
+    with FaultyTcpProxy(("127.0.0.1", git_http_server.port), mode="forward") as proxy:
+        config = behind.seed(proxy, bare)
+        for alias_repo, _ in IMAGES.values():
+            push_image(registry.url, alias_repo, "v1.0", created=OLD_BUILD)
+        base = BareRepo(bare).head()
+        # The first run clones (nothing new); from then on one upload-pack request is cut, so
+        # what is cut in the second run is a fetch into the cached clone.
+        with Updater(load_config(config)) as updater:
+            assert {o.status for o in updater.run_cycle().outcomes} == {UpdateStatus.UNCHANGED}
+        for alias_repo, _ in IMAGES.values():
+            push_image(registry.url, alias_repo, "v3-fetchcut", created=NEW_BUILD)
+        proxy.cut_after, proxy.cut_marker, proxy.cuts_left = 20, b"git-upload-pack HTTP", 1
+        proxy.mode = "cut"
+        with Updater(load_config(config)) as updater:
+            report = updater.run_cycle()
+        assert proxy.cut_count == 1, "one fetch was cut"
+    _each_app_updated_once(report, bare, base)
 
 
 # -- apiserver --------------------------------------------------------------------------------------------
