@@ -205,7 +205,9 @@ def test_a_git_push_reaches_every_gate_and_production_runs_the_new_tag(deployed_
                 assert _image(system, "production-2") == before["production-2"], "wave 2 waits for its gate"
                 assert _rollout_status(system, "production-2")["stableRS"] == stable_before["production-2"]
                 assert "Sync production wave 2 (cn-beijing)?" in run["state"]["message"]
-            place = next((p for p in ROLLOUT_CLUSTERS if f"-{APPS[p]}-" in pattern), "")
+            # The longest app name first: app-helm-production is a prefix of app-helm-production-2.
+            by_length = sorted(ROLLOUT_CLUSTERS, key=lambda p: -len(APPS[p]))
+            place = next((p for p in by_length if f"-{APPS[p]}-" in pattern), "")
             if pattern.endswith("-step-2") and place:
                 # Argo's gates: the sync already changed the Rollout; the controller paused after 25 %.
                 assert _image(system, place).endswith(f":{tag}")
