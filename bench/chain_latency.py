@@ -46,7 +46,7 @@ from typing import Any
 from ferry.config import load_config
 from ferry.devenv.oci import OciPusher
 from ferry.devenv.prefect_api import PrefectApi, parse_time
-from ferry.devenv.seed import IMAGES, ROLLOUT_CLUSTERS
+from ferry.devenv.seed import IMAGES, MAIN_JOB_PLACES, ROLLOUT_CLUSTERS
 from ferry.devenv.services import Service, ServiceBook, spawn_service
 from ferry.devenv.system import (
     APPS,
@@ -265,7 +265,9 @@ def main() -> None:
     load = os.getloadavg()
     with tempfile.TemporaryDirectory(prefix="ferry-chain-") as tmp:
         root = Path(tmp)
-        clusters = sandbox.up(state_root=root / "clusters", argo_rollouts=ROLLOUT_CLUSTERS)
+        clusters = sandbox.up(
+            tuple(MAIN_JOB_PLACES), state_root=root / "clusters", argo_rollouts=ROLLOUT_CLUSTERS
+        )
         try:
             system = bring_up(
                 root / "system", clusters, tuning=PREFECT_DEFAULTS if args.worker == "default" else TUNED

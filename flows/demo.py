@@ -3,9 +3,9 @@
 ``scripts/demo.sh`` runs this. It brings up the deployed system on loopback
 (:mod:`ferry.devenv.system`): a Prefect server with the ``ferry`` work pool,
 every deployment of ``prefect.yaml`` with its schedules and triggers, a worker,
-``ferry receive``, a registry that notifies it, three Kubernetes clusters built
-from the official sources, the echo server's source repo (whose post-receive
-hook announces pushes) and the seed's deploy repo. v1 is installed by
+``ferry receive``, a registry that notifies it, four Kubernetes clusters built
+from the official sources (dev, staging, and Production's two regions), the echo
+server's source repo (whose post-receive hook announces pushes) and the seed's deploy repo. v1 is installed by
 deployment runs. Then the demo does what a developer does, and nothing else::
 
     git push origin HEAD:release-v3
@@ -15,12 +15,14 @@ and watches the triggers carry it: ``ci-build`` builds and pushes
 ``release`` validates Dev and suspends at "Dev verified?" with the worker free.
 The demo prints the paused run's link and exits; everything keeps running.
 
-Staging rolls out with Ferry's native canary; Production runs the echo server
-as an Argo ``Rollout``, carried out by the real Argo Rollouts controller that
-the sandbox starts on the production cluster, with a gate at each of its pauses.
+Staging rolls out with Ferry's native canary; Production is two waves, one region
+each (``production``, then ``production-2``), each with its gate; there the echo server
+is an Argo ``Rollout``, carried out by the real Argo Rollouts controller that the
+sandbox starts on both clusters, with a gate at each of its pauses.
 
 ``--approve-all`` answers every gate through the REST API (as the UI's Resume
-form does) until Staging and Production run the new tag; ``--stop-after``
+form does) until Staging and Production run the new tag, and prints the release's
+fleet view (the ``release-status-echo-server`` artifact); ``--stop-after``
 stops everything at the end; ``--down`` stops a running demo.
 """
 
@@ -39,7 +41,13 @@ from rich.syntax import Syntax
 
 from ferry.config import load_config
 from ferry.devenv.prefect_api import FINAL_STATES
-from ferry.devenv.seed import CHART_PATH, PRODUCTION_ROLLOUT, ROLLOUT_CLUSTERS
+from ferry.devenv.seed import (
+    CHART_PATH,
+    MAIN_JOB_PLACES,
+    PRODUCTION_ROLLOUT,
+    PRODUCTION_WAVES,
+    ROLLOUT_CLUSTERS,
+)
 from ferry.devenv.services import ServiceBook
 from ferry.devenv.system import APPS, System, bring_up, install_v1, push_release
 from ferry.release.argo import ARGO_API
@@ -94,20 +102,33 @@ def _controller(cluster: Cluster) -> str:
     return f"  + Argo Rollouts controller {ARGO_ROLLOUTS_VERSION} (PID {process.pid}, {ports.healthz_url})"
 
 
-def production_rollout(system: System) -> str:
-    """Production's echo server as the controller reports it: image, phase, stable and current pod hash."""
+def production_rollouts(system: System) -> str:
+    """Production's echo servers, one per region, as the controllers report them: image, phase, stable and
+    current pod hash."""
     assert system.config is not None
+    lines = []
     with SyncEngine(load_config(system.config)) as engine:
-        target = engine.target(APPS["production"])
-        live = engine.connect(target).get(ARGO_API, "Rollout", PRODUCTION_ROLLOUT, target.namespace)
-    if live is None:
-        return f"production: no Rollout {PRODUCTION_ROLLOUT}"
-    status = live.get("status") or {}
-    image = live["spec"]["template"]["spec"]["containers"][0]["image"]
-    return (
-        f"production Rollout {PRODUCTION_ROLLOUT}: {image}, phase {status.get('phase')}, "
-        f"stableRS {status.get('stableRS')}, currentPodHash {status.get('currentPodHash')}"
-    )
+        for place in ROLLOUT_CLUSTERS:
+            target = engine.target(APPS[place])
+            live = engine.connect(target).get(ARGO_API, "Rollout", PRODUCTION_ROLLOUT, target.namespace)
+            if live is None:
+                lines.append(f"{place}: no Rollout {PRODUCTION_ROLLOUT}")
+                continue
+            status = live.get("status") or {}
+            image = live["spec"]["template"]["spec"]["containers"][0]["image"]
+            lines.append(
+                f"{place} Rollout {PRODUCTION_ROLLOUT}: {image}, phase {status.get('phase')}, "
+                f"stableRS {status.get('stableRS')}, currentPodHash {status.get('currentPodHash')}"
+            )
+    return "\n".join(lines)
+
+
+def release_status(system: System, run_id: str) -> str:
+    """The newest version of the run's fleet view, the ``release-status-<release>`` artifact."""
+    with system.api() as api:
+        # Newest first: every change to the fleet is a new version of the one key.
+        found = [a for a in api.artifacts(run_id) if str(a.get("key") or "").startswith("release-status-")]
+    return str(found[0]["data"]) if found else "(no release-status artifact)"
 
 
 def _done(run: dict[str, Any]) -> bool:
@@ -182,10 +203,15 @@ def run(workdir: Path, *, approve_all: bool = False) -> None:
     shutil.rmtree(workdir, ignore_errors=True)
     workdir.mkdir(parents=True)
 
-    _step("Kubernetes clusters dev, staging, production (kube-apiserver, etcd, kwok), Argo Rollouts")
-    clusters = sandbox.up(state_root=workdir / "clusters", argo_rollouts=ROLLOUT_CLUSTERS)
+    _step(
+        f"Kubernetes clusters {', '.join(MAIN_JOB_PLACES)} (kube-apiserver, etcd, kwok), "
+        f"Argo Rollouts on {', '.join(ROLLOUT_CLUSTERS)}"
+    )
+    clusters = sandbox.up(
+        tuple(MAIN_JOB_PLACES), state_root=workdir / "clusters", argo_rollouts=ROLLOUT_CLUSTERS
+    )
     for c in clusters.clusters:
-        console.print(f"{c.name:<11} {c.server}{_controller(c)}")
+        console.print(f"{c.name:<12} {c.server}{_controller(c)}")
 
     system = bring_up(workdir, clusters, step=_step)
     assert system.config is not None and system.deploy_repo is not None
@@ -193,7 +219,7 @@ def run(workdir: Path, *, approve_all: bool = False) -> None:
 
     _step("git push origin HEAD:release-v1, then v1 installed by deployment runs (sync-dev, sync)")
     tag = install_v1(system)
-    console.print(f"every environment runs {tag}\n{production_rollout(system)}")
+    console.print(f"every environment runs {tag}\n{production_rollouts(system)}")
 
     _step("A new commit and git push origin HEAD:release-v3: the triggers do the rest")
     release = follow_release(system, "v3")
@@ -203,19 +229,25 @@ def run(workdir: Path, *, approve_all: bool = False) -> None:
     console.print(Syntax(_git(system.deploy_repo, "show", f"main:{path}"), "yaml"))
     console.print(_ferry("apps", "-c", str(system.config)))
     state = release.get("state") or {}
+    waves = "; ".join(
+        f'"Sync production wave {n} ({region})?" for {app}'
+        for n, (region, app) in enumerate(PRODUCTION_WAVES, 1)
+    )
     console.print(
         f"The release is [bold]{release['state_name']}[/bold] at [bold]Dev verified?[/bold] "
         f"(its process has exited; the worker is free):\n{state.get('message', '')}\n\n"
         f"  {system.run_link(release['id'])}\n\n"
         "Open it, press Resume, choose approve or reject, give your name, submit: each approval "
-        "opens the next gate. Staging's native canary asks at steps 1/2 and 2/2; Production's Argo "
-        "Rollout asks at each pause the controller makes, step 2/4 (25 %) and 4/4 (50 %)."
+        "opens the next gate. Staging's native canary asks at steps 1/2 and 2/2. Production goes in "
+        f"{len(PRODUCTION_WAVES)} waves, each asked first ({waves}); in each, the region's Argo Rollout "
+        "asks at each pause its controller makes, step 2/4 (25 %) and 4/4 (50 %)."
     )
     if approve_all:
         _step("--approve-all: every gate approved through the REST API")
         final = approve_every_gate(system, str(release["id"]))
         console.print(_ferry("apps", "-c", str(system.config)))
-        console.print(production_rollout(system))
+        console.print(production_rollouts(system))
+        console.print(Syntax(release_status(system, str(release["id"])), "markdown"))
         if final["state_type"] != "COMPLETED":
             raise SystemExit(f"the release ended {final['state_name']}: {system.run_link(final['id'])}")
     console.print(

@@ -4,20 +4,21 @@ The layout is the seed's: ``manifests/helm/echo-server`` with ``values.yaml``
 and ``values-{dev,staging,production}.yaml``; Applications ``app-helm-dev``
 (automated), ``app-helm-staging`` and ``app-helm-production`` annotated for
 Image Updater exactly as the seed shows, with the registry host replaced by the
-local one.
+local one. The main job adds Production's second region, ``app-helm-production-2``
+on its own cluster (:data:`MAIN_JOB_PLACES`), and releases Production as two waves.
 """
 
 from __future__ import annotations
 
 import subprocess
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 import yaml
 
 from ferry.devenv.rollout_chart import PAUSED_STEPS
-from ferry.errors import ToolError
+from ferry.errors import ConfigError, ToolError
 from ferry.sandbox import rollouts
 from ferry.sandbox.state import Sandbox
 
@@ -92,36 +93,50 @@ _ROLLOUT_STRATEGY = """
 {{- end }}"""
 #: The Rollout Production runs the echo server as; the release's Argo canary drives it.
 PRODUCTION_ROLLOUT = "echo-server"
+#: Where the seed's Applications run: a cluster (named after its environment) → that environment, whose
+#: values file and namespace its Application ``app-helm-<cluster>`` takes. The three of the seed.
+PLACES: dict[str, str] = {env: env for env in ENVIRONMENTS}
+#: The main job's: Production in two regions, each an Application on its own cluster.
+MAIN_JOB_PLACES: dict[str, str] = {**PLACES, "production-2": "production"}
+#: Production's waves in the main job, in order: (region, the Application released in it).
+PRODUCTION_WAVES = (("cn-hangzhou", "app-helm-production"), ("cn-beijing", "app-helm-production-2"))
 #: The clusters whose sandbox must run the Argo Rollouts controller: the seed's Production is a Rollout,
 #: which nothing else would ever roll out. Pass it as ``sandbox.up(..., argo_rollouts=ROLLOUT_CLUSTERS)``.
-ROLLOUT_CLUSTERS = ("production",)
+ROLLOUT_CLUSTERS = tuple(place for place, env in MAIN_JOB_PLACES.items() if env == "production")
 
 
-def workload(env: str, name: str) -> tuple[str, str]:
-    """The apiVersion and kind the seed chart renders workload ``name`` as in ``env``.
+def workload(place: str, name: str) -> tuple[str, str]:
+    """The apiVersion and kind the seed chart renders workload ``name`` as on cluster ``place``.
 
-    >>> workload("production", "echo-server"), workload("staging", "echo-server")
+    >>> workload("production-2", "echo-server"), workload("staging", "echo-server")
     (('argoproj.io/v1alpha1', 'Rollout'), ('apps/v1', 'Deployment'))
     """
-    if env == "production" and name == PRODUCTION_ROLLOUT:
+    if MAIN_JOB_PLACES.get(place) == "production" and name == PRODUCTION_ROLLOUT:
         return "argoproj.io/v1alpha1", "Rollout"
     return "apps/v1", "Deployment"
 
 
-def require_controllers(sandbox: Sandbox) -> None:
-    """Refuse a sandbox without the Argo Rollouts controller where the seed needs it, before anything starts:
-    without it Production's Rollout never progresses, and installing v1 would only time out."""
-    missing = [
-        name
-        for name in ROLLOUT_CLUSTERS
-        if not sandbox.cluster(name).running().get(rollouts.COMPONENT, False)
-    ]
+def require_controllers(sandboxes: Sequence[Sandbox], places: Sequence[str] = ROLLOUT_CLUSTERS) -> None:
+    """Refuse sandboxes without the Argo Rollouts controller where the seed needs it, before anything starts:
+    without it Production's Rollout never progresses, and installing v1 would only time out.
+
+    ``places`` may be in any of ``sandboxes`` (the tests start Production's second region on its own).
+    """
+    missing = [name for name in places if not any(_controller_runs(s, name) for s in sandboxes)]
     if missing:
         raise ToolError(
             f"the seed's {', '.join(missing)} runs an Argo Rollout, but the sandbox runs no Argo Rollouts "
             f"controller there: start it with up(..., argo_rollouts={ROLLOUT_CLUSTERS!r}) "
-            f"(ferry sandbox up --with argo-rollouts={','.join(ROLLOUT_CLUSTERS)})"
+            f"(ferry sandbox up {' '.join(f'-n {n}' for n in MAIN_JOB_PLACES)} "
+            f"--with argo-rollouts={','.join(ROLLOUT_CLUSTERS)})"
         )
+
+
+def _controller_runs(sandbox: Sandbox, name: str) -> bool:
+    try:
+        return bool(sandbox.cluster(name).running().get(rollouts.COMPONENT, False))
+    except ConfigError:  # not this sandbox's cluster
+        return False
 
 
 def _git(cwd: Path, *args: str) -> str:
@@ -201,8 +216,9 @@ def application(
     *,
     revision: str = "main",
     strategy: str = "latest",
+    name: str = "",
 ) -> dict[str, object]:
-    """One of the seed's Applications, as a manifest mapping."""
+    """One of the seed's Applications, as a manifest mapping: ``app-helm-<env>`` unless ``name`` says."""
     image_list = ",".join(f"{alias}={registry_prefix}/{repo}" for alias, (repo, _) in IMAGES.items())
     annotations = {UPDATER + "image-list": image_list}
     for alias, (_, key) in IMAGES.items():
@@ -216,7 +232,7 @@ def application(
     return {
         "apiVersion": "argoproj.io/v1alpha1",
         "kind": "Application",
-        "metadata": {"name": f"app-helm-{env}", "annotations": annotations},
+        "metadata": {"name": name or f"app-helm-{env}", "annotations": annotations},
         "spec": {
             "destination": {"namespace": f"app-{env}", "server": server},
             "source": {
@@ -232,18 +248,17 @@ def application(
 
 
 def release_section(name: str = "echo-server", gate_timeout: float = 24 * 3600) -> dict[str, object]:
-    """The echo server's release: the smoke Job in Dev, Ferry's native canary in Staging (50 %, 100 %)
-    and, in Production, the chart's Argo Rollout carried out by the Argo Rollouts controller (25 %, 50 %).
-    That is seven gates from Dev to Production (:data:`RELEASE_GATES`)."""
+    """The main job's release of the echo server: the smoke Job in Dev, Ferry's native canary in Staging
+    (50 %, 100 %) and Production as two waves, one region each (:data:`PRODUCTION_WAVES`), where each
+    region's Argo Rollout is carried out by its cluster's Argo Rollouts controller (25 %, 50 %).
+    That is ten gates from Dev to Production (:data:`RELEASE_GATES`); it needs :data:`MAIN_JOB_PLACES`."""
+    waves = [{"name": region, "apps": [app]} for region, app in PRODUCTION_WAVES]
     return {
         "name": name,
         "environments": {
             "dev": {"app": "app-helm-dev"},
             "staging": {"app": "app-helm-staging", "canary": {"provider": "native", "steps": [50, 100]}},
-            "production": {
-                "app": "app-helm-production",
-                "canary": {"provider": "argo", "resource": PRODUCTION_ROLLOUT},
-            },
+            "production": {"waves": waves, "canary": {"provider": "argo", "resource": PRODUCTION_ROLLOUT}},
         },
         "validation": [{"name": "smoke-job", "job": {"manifest": SMOKE_JOB}, "timeout": 60}],
         "gate_timeout": gate_timeout,
@@ -253,14 +268,22 @@ def release_section(name: str = "echo-server", gate_timeout: float = 24 * 3600) 
 #: Every gate of :func:`release_section`, in order, as globs over their keys (which carry the revision).
 #: An Argo gate opens at each pause of the Rollout and is numbered by the pause's place among its steps
 #: (``setWeight: 25``, ``pause``, ``setWeight: 50``, ``pause``): 2 and 4. The native canary counts its own.
+#: A wave's gate comes before its apps' canary gates, which name the app; the twelve ``?`` are the short
+#: SHA, so that ``app-helm-production``'s globs do not also match ``app-helm-production-2``'s keys.
 RELEASE_GATES = (
     "verified-dev-*",
     "sync-staging-*",
     "canary-staging-*-step-1",
     "canary-staging-*-step-2",
-    "sync-production-*",
-    "canary-production-*-step-2",
-    "canary-production-*-step-4",
+    *(
+        gate
+        for number, (_, app) in enumerate(PRODUCTION_WAVES, 1)
+        for gate in (
+            f"sync-production-wave-{number}-*",
+            f"canary-production-{app}-{'?' * 12}-step-2",
+            f"canary-production-{app}-{'?' * 12}-step-4",
+        )
+    ),
 )
 
 
@@ -280,22 +303,26 @@ def write_seed(
     registry_prefix: str,
     registry_api: str,
     servers: dict[str, str] | None = None,
+    places: Mapping[str, str] = PLACES,
     registry_credentials: str | None = None,
     clusters: Sequence[dict[str, str]] = (),
     builds: Sequence[dict[str, object]] = (),
     releases: Sequence[dict[str, object]] = (),
 ) -> SeedLayout:
-    """Write ``ferry.yaml`` and the three Applications (one multi-document file) under ``root``.
+    """Write ``ferry.yaml`` and the Applications of ``places`` (one multi-document file) under ``root``.
 
-    ``clusters`` are ``ferry.yaml`` cluster entries named after the environments
-    (the sandbox's); each Application's destination is the cluster of its
-    environment. ``builds`` are CI build rules.
+    ``clusters`` are ``ferry.yaml`` cluster entries named after the places
+    (the sandbox's); each Application ``app-helm-<place>`` deploys to the
+    cluster of its place, with its environment's values. ``builds`` are CI build rules.
     """
     by_name = {c["name"]: c["server"] for c in clusters}
-    servers = servers or {env: by_name.get(env, f"https://127.0.0.1/{env}") for env in ENVIRONMENTS}
+    servers = servers or {place: by_name.get(place, f"https://127.0.0.1/{place}") for place in places}
     apps_dir = root / "applications"
     apps_dir.mkdir(parents=True, exist_ok=True)
-    docs = [application(env, repo_url, registry_prefix, servers[env]) for env in ENVIRONMENTS]
+    docs = [
+        application(env, repo_url, registry_prefix, servers[place], name=f"app-helm-{place}")
+        for place, env in places.items()
+    ]
     (apps_dir / "echo-server.yaml").write_text(yaml.safe_dump_all(docs, sort_keys=False))
     registry: dict[str, object] = {
         "name": "local",

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import httpx
 
-from ferry.devenv.ports import PortTaken, on_free_port, port_taken
+from ferry.devenv.ports import PortTaken, free_port, on_free_port, port_taken
 from ferry.errors import ToolError
 
 
@@ -124,6 +124,43 @@ def spawn_service(
             stderr=subprocess.STDOUT,
             start_new_session=True,
         )
+
+
+def start_receiver(
+    logs: Path, book: ServiceBook, env: dict[str, str], ferry_bin: str, secrets: tuple[str, str]
+) -> str:
+    """``ferry receive`` on a free port, with the Prefect emitter in ``env``; return its base URL.
+
+    ``secrets`` are the registry notifications' token and the forge webhooks' secret, passed by
+    environment so they show in no process listing.
+    """
+    token, secret = secrets
+    env = {**env, "FERRY_RECEIVER_TOKEN": token, "FERRY_WEBHOOK_SECRET": secret}
+    for _ in range(3):
+        port = free_port()
+        argv = [
+            ferry_bin,
+            "receive",
+            "--listen",
+            f"127.0.0.1:{port}",
+            "--token-env",
+            "FERRY_RECEIVER_TOKEN",
+            "--forge-secret-env",
+            "FERRY_WEBHOOK_SECRET",
+        ]
+        process = spawn_service(argv, logs / "receiver.log", env=env)
+        base = f"http://127.0.0.1:{port}"
+        book.add(Service("ferry-receive", process.pid, base))
+        deadline = time.monotonic() + 60
+        while process.poll() is None and time.monotonic() < deadline:
+            try:
+                if httpx.get(f"{base}/healthz", timeout=1).status_code == 200:
+                    return base
+            except httpx.TransportError:
+                pass
+            time.sleep(0.2)
+        stop_pid(process.pid)
+    raise ToolError(f"ferry receive did not start; see {logs / 'receiver.log'}")
 
 
 def start_prefect_server(

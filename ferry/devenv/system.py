@@ -25,18 +25,30 @@ import secrets
 import subprocess
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import httpx
-
 from ferry.ci.hook import install_post_receive
 from ferry.devenv.prefect_api import FINAL_STATES, PrefectApi, parse_time
-from ferry.devenv.registry import free_port, notification_config, start_registry
-from ferry.devenv.seed import IMAGES, create_deploy_repo, release_section, require_controllers, write_seed
-from ferry.devenv.services import Service, ServiceBook, spawn_service, start_prefect_server, stop_pid
+from ferry.devenv.registry import notification_config, start_registry
+from ferry.devenv.seed import (
+    IMAGES,
+    MAIN_JOB_PLACES,
+    create_deploy_repo,
+    release_section,
+    require_controllers,
+    write_seed,
+)
+from ferry.devenv.services import (
+    Service,
+    ServiceBook,
+    spawn_service,
+    start_prefect_server,
+    start_receiver,
+    stop_pid,
+)
 from ferry.devenv.source import SourceRepo, build_rule, create_source_repo
 from ferry.errors import ToolError
 from ferry.sandbox.state import Sandbox
@@ -45,7 +57,8 @@ PROJECT_DIR = Path(__file__).resolve().parents[2]
 POOL = "ferry"
 REGISTRY_USER = "ferry-demo"
 SECRET_BLOCK = "argocd-acr"  # noqa: S105 - the name of the block, not its value
-APPS = {"dev": "app-helm-dev", "staging": "app-helm-staging", "production": "app-helm-production"}
+#: The main job's Applications by the cluster each runs on: Production has two (its waves' regions).
+APPS = {place: f"app-helm-{place}" for place in MAIN_JOB_PLACES}
 
 
 SERVER_SETTINGS = {
@@ -217,36 +230,6 @@ class System:
         return self.book.stop_all()
 
 
-def _start_receiver(system: System, token: str, secret: str) -> str:
-    """``ferry receive`` on a free port, with the Prefect emitter; return its base URL."""
-    env = {**system.env, "FERRY_RECEIVER_TOKEN": token, "FERRY_WEBHOOK_SECRET": secret}
-    for _ in range(3):
-        port = free_port()
-        argv = [
-            _bin("ferry"),
-            "receive",
-            "--listen",
-            f"127.0.0.1:{port}",
-            "--token-env",
-            "FERRY_RECEIVER_TOKEN",
-            "--forge-secret-env",
-            "FERRY_WEBHOOK_SECRET",
-        ]
-        process = spawn_service(argv, system.root / "logs" / "receiver.log", env=env)
-        base = f"http://127.0.0.1:{port}"
-        system.book.add(Service("ferry-receive", process.pid, base))
-        deadline = time.monotonic() + 60
-        while process.poll() is None and time.monotonic() < deadline:
-            try:
-                if httpx.get(f"{base}/healthz", timeout=1).status_code == 200:
-                    return base
-            except httpx.TransportError:
-                pass
-            time.sleep(0.2)
-        stop_pid(process.pid)
-    raise ToolError(f"ferry receive did not start; see {system.root / 'logs' / 'receiver.log'}")
-
-
 def _prefect_cli(system: System, *args: str, timeout: float = 600) -> str:
     log = system.root / "logs" / "prefect-cli.log"
     done = subprocess.run(
@@ -270,10 +253,13 @@ def bring_up(
     root: Path,
     sandbox: Sandbox,
     *,
+    also: Sequence[Sandbox] = (),
     tuning: WorkerTuning = TUNED,
     step: Callable[[str], None] = lambda _: None,
 ) -> System:
-    """Start the deployed system under ``root`` against ``sandbox``'s clusters.
+    """Start the deployed system under ``root`` against the clusters of ``sandbox`` and ``also``.
+
+    Together they have a cluster for each of :data:`~ferry.devenv.seed.MAIN_JOB_PLACES`.
 
     The caller owns the result: on an exception part of it may be running, and
     ``ServiceBook(root).stop_all()`` stops it.
@@ -281,7 +267,7 @@ def bring_up(
     Raises:
         ToolError: No Argo Rollouts controller runs where the seed needs one (nothing is started then).
     """
-    require_controllers(sandbox)
+    require_controllers((sandbox, *also))
     root.mkdir(parents=True, exist_ok=True)
     (root / "logs").mkdir(exist_ok=True)
     book = ServiceBook(root)
@@ -302,7 +288,7 @@ def bring_up(
 
     step("ferry receive: registry notifications and source pushes → Prefect events")
     token, secret = secrets.token_urlsafe(24), secrets.token_urlsafe(24)
-    system.receiver_url = _start_receiver(system, token, secret)
+    system.receiver_url = start_receiver(root / "logs", book, system.env, _bin("ferry"), (token, secret))
 
     step("Registry (CNCF Distribution, htpasswd), notifying ferry receive")
     password = secrets.token_urlsafe(16)
@@ -331,8 +317,9 @@ def bring_up(
     ]
     bare = root / "git" / "gitops-demo.git"
     clusters = [
-        {"name": c.name, "server": c.server, "kubeconfig": str(sandbox.kubeconfig), "context": c.context}
-        for c in sandbox.clusters
+        {"name": c.name, "server": c.server, "kubeconfig": str(s.kubeconfig), "context": c.context}
+        for s in (sandbox, *also)
+        for c in s.clusters
     ]
     layout = write_seed(
         root / "config",
@@ -341,6 +328,7 @@ def bring_up(
         registry_api=registry.url,
         registry_credentials=credentials,
         clusters=clusters,
+        places=MAIN_JOB_PLACES,
         builds=rules,
         releases=[release_section()],
     )
@@ -376,8 +364,9 @@ def install_v1(system: System, timeout: float = 600) -> str:
     )
     runs = [system.run_deployment("sync-dev", timeout=timeout)]
     runs += [
-        system.run_deployment("sync", {"app": APPS[env]}, timeout=timeout)
-        for env in ("staging", "production")
+        system.run_deployment("sync", {"app": APPS[place]}, timeout=timeout)
+        for place in APPS
+        if place != "dev"
     ]
     failed = [
         f"{r['name']}: {r['state_type']} {(r.get('state') or {}).get('message')}"

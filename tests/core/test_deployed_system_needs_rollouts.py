@@ -12,9 +12,9 @@ from types import SimpleNamespace
 
 import pytest
 
-from ferry.devenv.seed import ROLLOUT_CLUSTERS
+from ferry.devenv.seed import ROLLOUT_CLUSTERS, require_controllers
 from ferry.devenv.system import bring_up
-from ferry.errors import ToolError
+from ferry.errors import ConfigError, ToolError
 from ferry.sandbox.rollouts import COMPONENT
 
 
@@ -36,8 +36,31 @@ class _Sandbox:
 def test_no_running_controller_on_production_stops_bring_up_before_anything_starts(
     tmp_path: Path, components: dict[str, bool]
 ) -> None:
-    assert ROLLOUT_CLUSTERS == ("production",)
+    assert ROLLOUT_CLUSTERS == ("production", "production-2"), "Production's two regions, its two waves"
     root = tmp_path / "system"
-    with pytest.raises(ToolError, match=r"production runs an Argo Rollout.*--with argo-rollouts=production"):
+    match = r"production, production-2 runs an Argo Rollout.*--with argo-rollouts=production,production-2"
+    with pytest.raises(ToolError, match=match):
         bring_up(root, _Sandbox(components))  # type: ignore[arg-type]
     assert not root.exists(), "nothing was started, so there is nothing to stop"
+
+
+class _Only(_Sandbox):
+    """A sandbox of the named clusters alone, as the tests' ``second_region`` is of ``production-2``."""
+
+    def __init__(self, names: tuple[str, ...], components: dict[str, bool]) -> None:
+        super().__init__(components)
+        self.names = names
+
+    def cluster(self, name: str) -> SimpleNamespace:
+        if name not in self.names:
+            raise ConfigError(f"no sandbox cluster named {name!r}")
+        return super().cluster(name)
+
+
+def test_each_region_needs_its_controller_in_whichever_sandbox_runs_it() -> None:
+    main = _Only(("dev", "staging", "production"), {COMPONENT: True})
+    with pytest.raises(ToolError, match=r"the seed's production-2 runs an Argo Rollout"):
+        require_controllers([main])
+    with pytest.raises(ToolError, match=r"the seed's production-2 runs"):
+        require_controllers([main, _Only(("production-2",), {COMPONENT: False})])
+    require_controllers([main, _Only(("production-2",), {COMPONENT: True})])

@@ -4,9 +4,10 @@ Nothing here calls a flow: each stage is a deployment run started by its trigger
 (source push → ``ci-build`` → ``ferry.image.pushed`` → ``image-updater`` →
 ``ferry.image.updated`` → ``sync-dev`` and ``release``), and every gate is
 answered through the REST API, exactly as the UI's Resume form answers it.
-Staging goes out by Ferry's native canary; Production's echo server is an Argo
-Rollout that the session's ``production`` cluster's real controller rolls out,
-one Ferry gate per pause.
+Staging goes out by Ferry's native canary; Production is two waves, one region
+each: the session's ``production`` cluster, then ``production-2`` (the
+``second_region`` fixture). There the echo server is an Argo Rollout that each
+cluster's real controller rolls out, one Ferry gate per pause, after the wave's gate.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ import pytest
 
 from ferry.config import load_config
 from ferry.devenv.prefect_api import PrefectApi, parse_time
-from ferry.devenv.seed import CHART_PATH, PRODUCTION_ROLLOUT, RELEASE_GATES, workload
+from ferry.devenv.seed import CHART_PATH, PRODUCTION_ROLLOUT, RELEASE_GATES, ROLLOUT_CLUSTERS, workload
 from ferry.devenv.system import APPS, System, push_release
 from ferry.release.argo import ARGO_API
 from ferry.release.canary import canary_name
@@ -51,8 +52,8 @@ def _image(system: System, env: str) -> str:
     return str(live["spec"]["template"]["spec"]["containers"][0]["image"])
 
 
-def _rollout_status(system: System) -> dict[str, Any]:
-    live = _live(system, "production", PRODUCTION_ROLLOUT, (ARGO_API, "Rollout"))
+def _rollout_status(system: System, place: str = "production") -> dict[str, Any]:
+    live = _live(system, place, PRODUCTION_ROLLOUT, (ARGO_API, "Rollout"))
     assert live is not None, "Production's echo server is a Rollout"
     return dict(live.get("status") or {})
 
@@ -100,6 +101,19 @@ def _released(system: System, version: str) -> tuple[str, float, dict[str, Any]]
     return f"{version}-{sha[:6]}", pushed_at, run
 
 
+def _release_status(api: PrefectApi, run_id: str) -> dict[str, list[str]]:
+    """The run's newest ``release-status-echo-server`` artifact: app → its wave, cluster and state cells."""
+    versions = [a for a in api.artifacts(run_id) if a["key"] == "release-status-echo-server"]
+    assert versions, "the release published its fleet view"
+    rows: dict[str, list[str]] = {}
+    for line in str(versions[0]["data"]).splitlines():
+        # | environment | wave | cluster | app | state | revision | health | canary | gate |
+        cells = [c.strip() for c in line.strip("|").split("|")]
+        if len(cells) == 9 and cells[3].startswith("`"):
+            rows[cells[3].strip("`")] = [cells[1], cells[2], cells[4]]
+    return rows
+
+
 def _runs_since(api: PrefectApi, since: float) -> tuple[dict[str, list[str]], dict[str, list[str]]]:
     """Deployment → names of its runs that started after ``since``; and of those a trigger created."""
     names = {d["id"]: d["name"] for d in api.deployments()}
@@ -118,7 +132,7 @@ def test_a_git_push_reaches_every_gate_and_production_runs_the_new_tag(deployed_
     system = deployed_system
     assert system.deploy_repo is not None
     v1 = system.notes[0]
-    before = {env: _image(system, env) for env in ("staging", "production")}
+    before = {env: _image(system, env) for env in ("staging", *ROLLOUT_CLUSTERS)}
     assert all(image.endswith(f":{v1}") for image in before.values()), before
     tag, pushed_at, release = _released(system, "v3")
 
@@ -129,7 +143,7 @@ def test_a_git_push_reaches_every_gate_and_production_runs_the_new_tag(deployed_
         # The push's event starts ci-build; which of its runs builds the tag (a scheduled run may
         # hold the deployment's one slot at that moment) does not matter.
         assert triggered.get("ci-build") and "ci-build echo-server release-v3" in started["ci-build"], started
-        assert "image-update 3 apps" in started["image-updater"] and triggered.get("image-updater"), started
+        assert "image-update 4 apps" in started["image-updater"] and triggered.get("image-updater"), started
         assert triggered.get("sync-dev"), "ferry.image.updated started sync-dev"
         assert release["name"] == f"release echo-server {tag}" and release["name"] in triggered["release"]
         assert release["state"]["message"].count("→") == 2, "both images moved"
@@ -178,47 +192,69 @@ def test_a_git_push_reaches_every_gate_and_production_runs_the_new_tag(deployed_
                 assert f"moved from {key.split('-')[2]}" in run["state"]["message"], (
                     "the next gate says the branch moved"
                 )
-            if pattern == "sync-production-*":
+            if pattern == "sync-production-wave-1-*":
                 assert _image(system, "staging").endswith(f":{tag}")
-                assert _image(system, "production") == before["production"]
-                stable_before = _rollout_status(system)["stableRS"]
-            if pattern == "canary-production-*-step-2":
-                # Argo's gates: the sync already changed the Rollout; the controller paused after 25 %.
+                assert all(_image(system, place) == before[place] for place in ROLLOUT_CLUSTERS)
+                assert "Sync production wave 1 (cn-hangzhou)?" in run["state"]["message"]
+                stable_before = {p: _rollout_status(system, p)["stableRS"] for p in ROLLOUT_CLUSTERS}
+            if pattern == "sync-production-wave-2-*":
+                # Wave 1 is done before wave 2 is asked: its region fully promoted, the second still on v1.
+                done = _rollout_status(system, "production")
+                assert done["phase"] == "Healthy" and done["stableRS"] == done["currentPodHash"], done
                 assert _image(system, "production").endswith(f":{tag}")
-                _paused_by_the_controller(_rollout_status(system), 1, 1)
+                assert _image(system, "production-2") == before["production-2"], "wave 2 waits for its gate"
+                assert _rollout_status(system, "production-2")["stableRS"] == stable_before["production-2"]
+                assert "Sync production wave 2 (cn-beijing)?" in run["state"]["message"]
+            # The longest app name first: app-helm-production is a prefix of app-helm-production-2.
+            by_length = sorted(ROLLOUT_CLUSTERS, key=lambda p: -len(APPS[p]))
+            place = next((p for p in by_length if f"-{APPS[p]}-" in pattern), "")
+            if pattern.endswith("-step-2") and place:
+                # Argo's gates: the sync already changed the Rollout; the controller paused after 25 %.
+                assert _image(system, place).endswith(f":{tag}")
+                _paused_by_the_controller(_rollout_status(system, place), 1, 1)
                 assert "step 2/4 (traffic 25%" in run["state"]["message"], run["state"]["message"]
-            if pattern == "canary-production-*-step-4":
-                _paused_by_the_controller(_rollout_status(system), 3, 2)
+            if pattern.endswith("-step-4") and place:
+                _paused_by_the_controller(_rollout_status(system, place), 3, 2)
             approver = "carol" if "production" in pattern else "bob"
             _answer(api, run, "approve", approver)
         final = api.wait_final(release["id"], 600)
+        fleet = _release_status(api, release["id"])
 
     assert final["state_type"] == "COMPLETED", final["state"]
-    assert len(seen) == len(RELEASE_GATES) == 7, seen
-    for env in ("staging", "production"):
+    assert len(seen) == len(RELEASE_GATES) == 10, seen
+    for env in ("staging", *ROLLOUT_CLUSTERS):
         assert _image(system, env).endswith(f":{tag}"), env
     assert _live(system, "staging", canary_name("echo-server")) is None, "the staging canary was cleaned up"
-    # Production took the Argo path: the controller promoted the Rollout fully to a new ReplicaSet, and no
-    # Deployment of Ferry's native canary (nor a plain one) ever ran the echo server there.
-    done = _rollout_status(system)
-    assert done["phase"] == "Healthy" and done["stableRS"] == done["currentPodHash"] != stable_before, done
-    assert not done.get("pauseConditions") and done["currentStepIndex"] == 4, done
-    for name in ("echo-server", canary_name("echo-server")):
-        assert _live(system, "production", name, ("apps/v1", "Deployment")) is None, name
+    # Production took the Argo path in both regions: each controller promoted its Rollout fully to a new
+    # ReplicaSet, and no Deployment of Ferry's native canary (nor a plain one) ever ran the echo server.
+    for place in ROLLOUT_CLUSTERS:
+        done = _rollout_status(system, place)
+        assert done["phase"] == "Healthy" and done["stableRS"] == done["currentPodHash"], (place, done)
+        assert done["stableRS"] != stable_before[place], (place, done)
+        assert not done.get("pauseConditions") and done["currentStepIndex"] == 4, (place, done)
+        for name in ("echo-server", canary_name("echo-server")):
+            assert _live(system, place, name, ("apps/v1", "Deployment")) is None, (place, name)
+    # The run's last fleet view: both waves released, each on its own cluster.
+    assert fleet["app-helm-production"][:3] == ["1", "production", "released"], fleet
+    assert fleet["app-helm-production-2"][:3] == ["2", "production-2", "released"], fleet
+    assert {row[2] for row in fleet.values()} == {"released"}, fleet
     staging_synced = _history(system, "staging")[-1].revision
     sync_staging_key = next(k for k in seen if k.startswith("sync-staging-"))
     assert staging_synced.startswith(sync_staging_key.removeprefix("sync-staging-")), (
         "staging got the approved SHA"
     )
     assert staging_synced != moved_head, "not the head that moved while the gate waited"
-    assert _history(system, "production")[-1].revision == moved_head, (
-        "production's own gate showed the new head"
-    )
+    for place in ROLLOUT_CLUSTERS:
+        assert _history(system, place)[-1].revision == moved_head, "production's gates showed the new head"
+
+
+def _synced(system: System) -> dict[str, tuple[str, int]]:
+    return {env: (_image(system, env), len(_history(system, env))) for env in ("staging", *ROLLOUT_CLUSTERS)}
 
 
 def test_a_rejection_ends_cancelled_naming_the_gate_with_nothing_synced(deployed_system: System) -> None:
     system = deployed_system
-    before = {env: (_image(system, env), len(_history(system, env))) for env in ("staging", "production")}
+    before = _synced(system)
     _, _, release = _released(system, "v4")
     with system.api() as api:
         _answer(api, release, "approve", "alice")
@@ -232,5 +268,4 @@ def test_a_rejection_ends_cancelled_naming_the_gate_with_nothing_synced(deployed
     assert final["state_type"] == "CANCELLED", "a rejection is a decision, not a failure"
     assert final["state"]["message"].startswith("release echo-server rejected at gate 'Sync staging?' by bob")
     assert "not during the freeze" in final["state"]["message"]
-    after = {env: (_image(system, env), len(_history(system, env))) for env in ("staging", "production")}
-    assert after == before, "nothing was synced"
+    assert _synced(system) == before, "nothing was synced"
