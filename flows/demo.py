@@ -198,7 +198,7 @@ def approve_every_gate(system: System, run_id: str, timeout: float = 1800.0) -> 
     raise SystemExit(f"the release did not finish within {timeout:.0f} s")
 
 
-def run(workdir: Path, *, approve_all: bool = False) -> None:
+def run(workdir: Path, *, approve_all: bool = False, stop_after: bool = False) -> None:
     stop_everything(workdir)
     shutil.rmtree(workdir, ignore_errors=True)
     workdir.mkdir(parents=True)
@@ -247,13 +247,17 @@ def run(workdir: Path, *, approve_all: bool = False) -> None:
         final = approve_every_gate(system, str(release["id"]))
         console.print(_ferry("apps", "-c", str(system.config)))
         console.print(production_rollouts(system))
-        console.print(Syntax(release_status(system, str(release["id"])), "markdown"))
+        # A markdown table is read whole: soft_wrap keeps rich from cropping rows at the terminal's width.
+        console.print(
+            release_status(system, str(release["id"])), markup=False, highlight=False, soft_wrap=True
+        )
         if final["state_type"] != "COMPLETED":
             raise SystemExit(f"the release ended {final['state_name']}: {system.run_link(final['id'])}")
     console.print(
         f"\nRuns: {system.ui_url}/runs   Deployments: {system.ui_url}/deployments   "
         f"Work pools: {system.ui_url}/work-pools\n"
-        f"Apps: .venv/bin/ferry apps -c {system.config}\nStop everything with: scripts/demo.sh --down"
+        f"Apps: .venv/bin/ferry apps -c {system.config}"
+        + ("" if stop_after else "\nStop everything with: scripts/demo.sh --down")
     )
 
 
@@ -269,7 +273,7 @@ def main(argv: list[str] | None = None) -> int:
         console.print(f"stopped: {', '.join(stopped) or 'nothing was running'}")
         return _report_left(args.workdir)
     try:
-        run(args.workdir, approve_all=args.approve_all)
+        run(args.workdir, approve_all=args.approve_all, stop_after=args.stop_after)
     except BaseException as exc:
         console.print(f"[red]the demo failed:[/red] {exc}")
         console.print(f"stopping what it started: {', '.join(stop_everything(args.workdir)) or 'nothing'}")
@@ -279,7 +283,7 @@ def main(argv: list[str] | None = None) -> int:
         raise
     finally:
         if args.stop_after:
-            stop_everything(args.workdir)
+            console.print(f"--stop-after: stopped {', '.join(stop_everything(args.workdir)) or 'nothing'}")
     return _report_left(args.workdir) if args.stop_after else 0
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import re
 from collections.abc import Sequence
 
@@ -13,7 +14,7 @@ from ferry.release.fleet import FleetView
 from ferry.sync.engine import SyncEngine
 from ferry.sync.model import Initiator
 from ferry.sync.target import AppStatus, AppTarget
-from tasks.release import RETRYING, sync_env
+from tasks.release import ONCE, RETRYING, sync_env
 
 
 def sync_wave(
@@ -57,10 +58,21 @@ def status_key(release: str) -> str:
 
 
 def publish_status(view: FleetView) -> None:
-    """The ``release-status-<release>`` artifact, a new version each time the fleet changes."""
+    """The ``release-status-<release>`` artifact, a new version each time the fleet changes.
+
+    A run resumed after a gate passes over its earlier steps again and republishes the
+    same view: keyed by the view's text, each version is made once per run.
+    """
+    markdown = view.markdown()
     released = sum(1 for r in view.rows if r.state == "released")
-    create_markdown_artifact(
-        key=status_key(view.release),
-        markdown=view.markdown(),
+    _publish_view(
+        release=view.release,
+        markdown=markdown,
         description=f"{view.release}: {released} of {len(view.rows)} app(s) released",
+        key=hashlib.sha256(markdown.encode()).hexdigest()[:16],
     )
+
+
+@task(name="publish-status", task_run_name="fleet view of {release}", **ONCE)
+def _publish_view(release: str, markdown: str, description: str, key: str) -> None:
+    create_markdown_artifact(key=status_key(release), markdown=markdown, description=description)

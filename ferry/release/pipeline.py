@@ -8,6 +8,7 @@ a suspension converges instead of deploying twice.
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -87,8 +88,10 @@ def resolve(config: FerryConfig, engine: SyncEngine, release: ReleaseConfig) -> 
     apps = {env: e.app for env, e in release.environments.items() if e.app is not None}
     canaries = {env: e.canary for env, e in release.environments.items()}
     labelled: dict[str, list[Application]] = {}
+    # Read the applications directory once: each lookup by name would read it all again.
+    known = {a.name: a for a in engine.applications()}
     if release.selector:
-        for app in engine.applications():
+        for app in known.values():
             labels = app.metadata.labels
             env = labels.get(ENVIRONMENT_LABEL)
             if labels.get(SERVICE_LABEL) != release.selector or env not in ENVIRONMENTS:
@@ -104,14 +107,14 @@ def resolve(config: FerryConfig, engine: SyncEngine, release: ReleaseConfig) -> 
                 )
             apps[env] = app.name
             canaries.setdefault(env, release.canary.get(env, CanaryConfig()))
-    clusters = {app: _cluster_name(engine, app) for app in apps.values()}
+    clusters = {app: _cluster_name(engine, known.get(app, app)) for app in apps.values()}
     waves: dict[str, tuple[Wave, ...]] = {}
     for env, entry in release.environments.items():
         if entry.applicationset is not None:
-            waves[env] = rolling_waves(release.name, env, entry.applicationset, engine, clusters)
+            waves[env] = rolling_waves(release.name, env, entry.applicationset, engine, clusters, known)
         elif entry.waves:
             found = labelled.get(env, [])
-            waves[env] = resolve_waves(release.name, env, entry.waves, engine, found, clusters)
+            waves[env] = resolve_waves(release.name, env, entry.waves, engine, found, clusters, known)
     return ResolvedRelease(release, apps, canaries, waves, clusters)
 
 
@@ -122,18 +125,21 @@ def resolve_waves(
     engine: SyncEngine,
     labelled: list[Application],
     clusters: dict[str, str],
+    known: Mapping[str, Application] | None = None,
 ) -> tuple[Wave, ...]:
     """Each wave's Applications: those it lists, then the environment's apps its labels or clusters match.
 
     The candidates are every app a wave lists and every app the release's selector
-    labels with ``env``. Updates ``clusters`` (app → its destination cluster).
+    labels with ``env``. Updates ``clusters`` (app → its destination cluster). ``known``
+    are the apps already read, by name; a name not among them is looked up in ``engine``.
 
     Raises:
         ConfigError: An app is in two waves, a wave selects none, or a candidate is in none
             (it would never be released: a silent gap in a fleet is worse than an error).
     """
     key = f"releases.{release}.environments.{env}.waves"
-    listed = [engine.application(name) for wave in configs for name in wave.apps]
+    known = known or {}
+    listed = [known.get(name) or engine.application(name) for wave in configs for name in wave.apps]
     candidates = {a.name: a for a in [*listed, *labelled]}
     for name in candidates:
         clusters[name] = engine.target(candidates[name]).entry.name
@@ -156,7 +162,12 @@ def resolve_waves(
 
 
 def rolling_waves(
-    release: str, env: str, name: str, engine: SyncEngine, clusters: dict[str, str]
+    release: str,
+    env: str,
+    name: str,
+    engine: SyncEngine,
+    clusters: dict[str, str],
+    known: Mapping[str, Application] | None = None,
 ) -> tuple[Wave, ...]:
     """The waves of ApplicationSet ``name``: its RollingSync steps, or one wave of all (AllAtOnce).
 
@@ -189,7 +200,7 @@ def rolling_waves(
     waves = []
     for number, (apps, parallel) in enumerate(steps, start=1):
         for app in apps:
-            clusters[app] = _cluster_name(engine, app)
+            clusters[app] = _cluster_name(engine, (known or {}).get(app, app))
         title = f"{name} step {number}: " + ", ".join(dict.fromkeys(clusters[a] for a in apps))
         waves.append(
             Wave(number, title, tuple(apps), WaveConfig(apps=tuple(apps), max_parallel=max(parallel, 1)))
@@ -197,7 +208,7 @@ def rolling_waves(
     return tuple(waves)
 
 
-def _cluster_name(engine: SyncEngine, app: str) -> str:
+def _cluster_name(engine: SyncEngine, app: AppRef) -> str:
     """The app's cluster for the fleet view; '' when its destination is unresolved (its own steps say why)."""
     try:
         return engine.target(app).entry.name

@@ -71,7 +71,7 @@ def promote_environment(
     diff = steps.diff(target, pinned.sha)
     digest = diff_digest(diff, steps.publish_diff(env, target, pinned.sha, diff))
     question = sync_question(env, app, pinned, list(images), digest, note)
-    steps.ask(question)
+    decision = steps.ask(question)
     moved = head_moved(question.title, target.source.target_revision, pinned.sha, steps.head(target))
     if moved:
         logger.warning("%s: %s", app, moved)
@@ -88,7 +88,9 @@ def promote_environment(
     if steps.release_hold(target):
         logger.info("%s: hold released by this approved release", app)
     logger.info("%s (%s) released at %s", app, env, pinned.sha[:12])
-    return Promoted(env, app, pinned.sha, moved)
+    (status,) = steps.statuses([target])
+    health = status.health.status.value if status.health else ""
+    return Promoted(env, app, pinned.sha, moved, _said(decision), health, "promoted" if provider else "")
 
 
 def run_release(
@@ -123,8 +125,9 @@ def run_release(
         raise ValidationFailed(f"validation of {dev_app} failed: {', '.join(failed)}; nothing was promoted")
     pinned = steps.pin(dev, commit or status.revision)
     written = WriteBack(pinned.sha, pinned.message, update_link)
-    decision = steps.ask(dev_verified_question(resolved.name, dev_app, written, moves, checks))
     view = resolved.view()
+    steps.publish_status(view)  # the fleet as it stands is on the run from its first gate on
+    decision = steps.ask(dev_verified_question(resolved.name, dev_app, written, moves, checks))
     if dev_app in {r.app for r in view.rows}:
         health = status.health.status.value if status.health else ""
         view = view.at(dev_app, state="released", revision=pinned.sha, health=health, gate=_said(decision))
@@ -142,6 +145,13 @@ def run_release(
                 raise
             done.append(result)
             note = result.note
-            view = view.at(result.app, state="released", revision=result.revision, gate="approved")
+            view = view.at(
+                result.app,
+                state="released",
+                revision=result.revision,
+                gate=result.gate,
+                health=result.health,
+                canary=result.canary,
+            )
             steps.publish_status(view)
     return done

@@ -74,6 +74,10 @@ class Promoted:
     app: str
     revision: str
     note: str = ""
+    #: For the fleet view: the sync gate's decision, the app's health once released, its canary's end.
+    gate: str = ""
+    health: str = ""
+    canary: str = ""
 
     def as_dict(self) -> dict[str, str]:
         """The flow result's form."""

@@ -41,6 +41,7 @@ AUTO_APPROVED = [
     "sync(wait=True)",
     "finish canary",
     "release hold",
+    "status",
 ]
 
 

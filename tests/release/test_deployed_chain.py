@@ -205,6 +205,14 @@ def test_a_git_push_reaches_every_gate_and_production_runs_the_new_tag(deployed_
                 assert _image(system, "production-2") == before["production-2"], "wave 2 waits for its gate"
                 assert _rollout_status(system, "production-2")["stableRS"] == stable_before["production-2"]
                 assert "Sync production wave 2 (cn-beijing)?" in run["state"]["message"]
+                asked = next(a for a in api.artifacts(run["id"]) if a["key"] == f"gate-{key}")["data"]
+                earlier = asked.split("**Earlier waves**", 1)[-1].split("###", 1)[0]
+                assert "wave 1 `app-helm-production` on production: released" in earlier, asked
+                # Suspended between the waves, the worker dies; a new one resumes the next wave.
+                system.stop_worker()
+                _answer(api, run, "approve", "carol")
+                system.start_worker()
+                continue
             # The longest app name first: app-helm-production is a prefix of app-helm-production-2.
             by_length = sorted(ROLLOUT_CLUSTERS, key=lambda p: -len(APPS[p]))
             place = next((p for p in by_length if f"-{APPS[p]}-" in pattern), "")

@@ -158,7 +158,12 @@ class Steps:
         self._call(f"sync wave(wait={wait}, parallel={parallel})", ",".join(t.name for t in targets))
 
     def statuses(self, targets: Sequence[AppTarget]) -> list[AppStatus]:
-        return [self.wait_dev_ready(t, 0) for t in targets]
+        for t in targets:
+            self._call("status", t)
+        return [
+            AppStatus(t.name, "c", "echo", SHA, SyncStatus.SYNCED, Health(HealthStatus.HEALTHY), False, None)
+            for t in targets
+        ]
 
 
 def _release(auto_rollback: bool = False, provider: str = "argo") -> ResolvedRelease:
@@ -243,5 +248,6 @@ def test_each_canary_step_is_asked_then_approved_then_finished() -> None:
         "approve step 2",
         "finish canary",
         "release hold",
+        "status",
     ]
     assert promoted.as_dict() == {"env": "production", "app": "echo-production", "revision": SHA, "note": ""}

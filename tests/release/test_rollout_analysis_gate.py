@@ -110,6 +110,7 @@ def test_the_rollouts_passing_analysis_auto_approves_its_gate_and_is_recorded_as
         "approve step 2",
         "finish canary",
         "release hold",
+        "status",
     ]
 
 

@@ -201,3 +201,53 @@ def test_a_rolling_sync_applicationset_is_an_environments_waves_with_its_max_upd
     ]
     assert "['echo-us-east'] in no RollingSync step" in caplog.text
     assert resolved.members()["echo-cn-shanghai"] == "production"
+
+
+def test_resolving_a_release_reads_the_applications_once(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """At hundreds of apps each lookup by name re-reading the directory made resolve quadratic."""
+    from ferry.config import load_config
+    from ferry.release.pipeline import resolve
+    from ferry.sync import engine as engine_module
+    from ferry.sync.engine import SyncEngine
+
+    (tmp_path / "applications").mkdir()
+    names = {"echo-dev": "dev", "echo-hz": "prod-a", "echo-bj": "prod-b", "echo-sh": "prod-c"}
+    for name, cluster in names.items():
+        doc = {"apiVersion": "argoproj.io/v1alpha1", "kind": "Application", "metadata": {"name": name}}
+        doc["spec"] = {
+            "source": {"repoURL": "file:///deploy.git", "path": "chart"},
+            "destination": {"name": cluster},
+        }
+        (tmp_path / "applications" / f"{name}.yaml").write_text(yaml.safe_dump(doc))
+    release = {
+        "name": "echo",
+        "environments": {
+            "dev": {"app": "echo-dev"},
+            "production": {"waves": [{"apps": ["echo-hz"]}, {"apps": ["echo-bj", "echo-sh"]}]},
+        },
+    }
+    clusters = [{"name": n, "server": f"https://{n}.example"} for n in ("dev", "prod-a", "prod-b", "prod-c")]
+    (tmp_path / "ferry.yaml").write_text(
+        yaml.safe_dump({"applications": "applications", "clusters": clusters, "releases": [release]})
+    )
+    reads: list[int] = []
+    real = engine_module.load_config_applications
+
+    def counted(config: Any) -> Any:
+        reads.append(1)
+        return real(config)
+
+    monkeypatch.setattr(engine_module, "load_config_applications", counted)
+    config = load_config(tmp_path / "ferry.yaml")
+    with SyncEngine(config) as engine:
+        resolved = resolve(config, engine, config.releases[0])
+    assert [w.apps for w in resolved.waves["production"]] == [("echo-hz",), ("echo-bj", "echo-sh")]
+    assert resolved.clusters == {
+        "echo-dev": "dev",
+        "echo-hz": "prod-a",
+        "echo-bj": "prod-b",
+        "echo-sh": "prod-c",
+    }
+    assert len(reads) == 1

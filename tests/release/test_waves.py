@@ -71,8 +71,8 @@ class WaveSteps(AnalysedSteps):
                 SHA,
                 SyncStatus.SYNCED,
                 Health(HealthStatus.DEGRADED if t.name in self.unhealthy else HealthStatus.HEALTHY),
-                t.name not in self.unhealthy,
-                None,
+                automated=False,  # releases sync by hand; health alone says ready or not
+                last_attempt=None,
             )
             for t in targets
         ]
@@ -230,8 +230,10 @@ def test_an_unhealthy_app_stops_the_release_after_its_wave() -> None:
 def test_a_whole_release_publishes_the_fleet_view_from_dev_to_the_last_wave() -> None:
     steps = WaveSteps(answers=[True, True, True, True])
     run_release(steps, _release(), "echo-dev")
-    first, last = steps.views[0], steps.views[-1]
-    assert first.row("echo-dev").state == "released" and first.row("echo-eu-west").state == "pending"
+    asked, verified, last = steps.views[0], steps.views[1], steps.views[-1]
+    # Published before "Dev verified?" is asked, then again with Dev released.
+    assert {r.state for r in asked.rows} == {"pending"}
+    assert verified.row("echo-dev").state == "released" and verified.row("echo-eu-west").state == "pending"
     assert {r.state for r in last.rows} == {"released"}
     assert last.markdown().splitlines()[2] == (
         "| environment | wave | cluster | app | state | revision | health | canary | gate |"

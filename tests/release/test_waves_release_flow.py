@@ -36,6 +36,10 @@ def _start(world: WaveWorld) -> tuple[Background, Any]:
     w = world.world
     running = Background(lambda: release(app=w.app("dev"), config=str(w.config), return_state=True))
     run = paused_run(w.app("dev"), "verified-dev-*")
+    # The fleet view is on the run from its first gate: every region still pending.
+    first = artifact("release-status-", run.id)
+    for n, cluster in enumerate(REGIONS, start=1):
+        assert f"| production | {n} | {cluster} | `{world.region_app(cluster)}` | pending |" in first, first
     answer(run, True)
     return running, run
 
