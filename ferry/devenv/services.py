@@ -18,7 +18,7 @@ from pathlib import Path
 
 import httpx
 
-from ferry.devenv.ports import PortTaken, on_free_port, port_taken
+from ferry.devenv.ports import PortTaken, free_port, on_free_port, port_taken
 from ferry.errors import ToolError
 
 
@@ -173,3 +173,30 @@ def _serve_prefect(home: Path, port: int, ready_timeout: float, extra_env: dict[
         time.sleep(0.3)
     stop_pid(process.pid)
     raise ToolError(f"prefect server did not answer within {ready_timeout:.0f}s; see {log_path}")
+
+
+def start_receiver(root: Path, book: ServiceBook, env: dict[str, str], *, token: str, secret: str) -> str:
+    """``ferry receive`` on a free port, with the Prefect emitter, recorded in ``book``; return its base URL.
+
+    The registry's bearer ``token`` and the forge's webhook ``secret`` reach it in its environment only.
+    """
+    env = {**env, "FERRY_RECEIVER_TOKEN": token, "FERRY_WEBHOOK_SECRET": secret}
+    log = root / "logs" / "receiver.log"
+    ferry = str(Path(sys.executable).with_name("ferry"))
+    for _ in range(3):
+        port = free_port()
+        argv = [ferry, "receive", "--listen", f"127.0.0.1:{port}", "--token-env", "FERRY_RECEIVER_TOKEN"]
+        process = spawn_service([*argv, "--forge-secret-env", "FERRY_WEBHOOK_SECRET"], log, env=env)
+        base = f"http://127.0.0.1:{port}"
+        book.add(Service("ferry-receive", process.pid, base))
+        # Its start is an import of Prefect: seconds when idle, nearly two minutes at load 25 here.
+        deadline = time.monotonic() + 180
+        while process.poll() is None and time.monotonic() < deadline:
+            try:
+                if httpx.get(f"{base}/healthz", timeout=1).status_code == 200:
+                    return base
+            except httpx.TransportError:
+                pass
+            time.sleep(0.2)
+        stop_pid(process.pid)
+    raise ToolError(f"ferry receive did not start; see {log}")

@@ -30,13 +30,19 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import httpx
-
 from ferry.ci.hook import install_post_receive
+from ferry.devenv.postgres import start_server_database
 from ferry.devenv.prefect_api import FINAL_STATES, PrefectApi, parse_time
-from ferry.devenv.registry import free_port, notification_config, start_registry
+from ferry.devenv.registry import notification_config, start_registry
 from ferry.devenv.seed import IMAGES, create_deploy_repo, release_section, require_controllers, write_seed
-from ferry.devenv.services import Service, ServiceBook, spawn_service, start_prefect_server, stop_pid
+from ferry.devenv.services import (
+    Service,
+    ServiceBook,
+    spawn_service,
+    start_prefect_server,
+    start_receiver,
+    stop_pid,
+)
 from ferry.devenv.source import SourceRepo, build_rule, create_source_repo
 from ferry.errors import ToolError
 from ferry.sandbox.state import Sandbox
@@ -112,15 +118,24 @@ class System:
         """Start a process worker on the pool (stopping the one this system runs, if any)."""
         self.stop_worker()
         self.tuning = tuning or self.tuning
+        self.worker = self.add_worker(name, service="prefect-worker", log="worker.log")
+        return self.worker
+
+    def add_worker(self, name: str, *, service: str = "", log: str = "") -> Service:
+        """Start one more process worker, ``name``, on the pool beside the others; return once it polls.
+
+        It is in the book as ``service`` (default ``prefect-worker-<name>``), its output in ``logs/<log>``.
+        """
         env = {**self.env, **self.tuning.env()}
         argv = [_bin("prefect"), "worker", "start", "--pool", POOL, "--type", "process", "--name", name]
-        process = spawn_service(argv, self.root / "logs" / "worker.log", env=env, cwd=PROJECT_DIR)
+        logs = self.root / "logs" / (log or f"worker-{name}.log")
+        process = spawn_service(argv, logs, env=env, cwd=PROJECT_DIR)
         # A process worker ignores the first two SIGTERMs: its group is killed outright.
-        self.worker = Service("prefect-worker", process.pid, "", kill=True)
-        self.book.add(self.worker)
+        worker = Service(service or f"prefect-worker-{name}", process.pid, "", kill=True)
+        self.book.add(worker)
         with self.api() as api:
             api.wait(lambda: self._polled(api, name), 120, f"worker {name} to poll the {POOL} pool")
-        return self.worker
+        return worker
 
     @staticmethod
     def _polled(api: PrefectApi, name: str) -> dict[str, Any] | None:
@@ -217,36 +232,6 @@ class System:
         return self.book.stop_all()
 
 
-def _start_receiver(system: System, token: str, secret: str) -> str:
-    """``ferry receive`` on a free port, with the Prefect emitter; return its base URL."""
-    env = {**system.env, "FERRY_RECEIVER_TOKEN": token, "FERRY_WEBHOOK_SECRET": secret}
-    for _ in range(3):
-        port = free_port()
-        argv = [
-            _bin("ferry"),
-            "receive",
-            "--listen",
-            f"127.0.0.1:{port}",
-            "--token-env",
-            "FERRY_RECEIVER_TOKEN",
-            "--forge-secret-env",
-            "FERRY_WEBHOOK_SECRET",
-        ]
-        process = spawn_service(argv, system.root / "logs" / "receiver.log", env=env)
-        base = f"http://127.0.0.1:{port}"
-        system.book.add(Service("ferry-receive", process.pid, base))
-        deadline = time.monotonic() + 60
-        while process.poll() is None and time.monotonic() < deadline:
-            try:
-                if httpx.get(f"{base}/healthz", timeout=1).status_code == 200:
-                    return base
-            except httpx.TransportError:
-                pass
-            time.sleep(0.2)
-        stop_pid(process.pid)
-    raise ToolError(f"ferry receive did not start; see {system.root / 'logs' / 'receiver.log'}")
-
-
 def _prefect_cli(system: System, *args: str, timeout: float = 600) -> str:
     log = system.root / "logs" / "prefect-cli.log"
     done = subprocess.run(
@@ -271,12 +256,14 @@ def bring_up(
     sandbox: Sandbox,
     *,
     tuning: WorkerTuning = TUNED,
+    database: str = "sqlite",
     step: Callable[[str], None] = lambda _: None,
 ) -> System:
     """Start the deployed system under ``root`` against ``sandbox``'s clusters.
 
     The caller owns the result: on an exception part of it may be running, and
-    ``ServiceBook(root).stop_all()`` stops it.
+    ``ServiceBook(root).stop_all()`` stops it. ``database`` is the Prefect server's:
+    ``sqlite`` (one machine's) or ``postgres`` (:mod:`ferry.devenv.postgres`, started here).
 
     Raises:
         ToolError: No Argo Rollouts controller runs where the seed needs one (nothing is started then).
@@ -286,8 +273,9 @@ def bring_up(
     (root / "logs").mkdir(exist_ok=True)
     book = ServiceBook(root)
 
-    step("Prefect server (SQLite)")
-    server = start_prefect_server(root / "prefect", extra_env=SERVER_SETTINGS)
+    step(f"Prefect server ({'PostgreSQL' if database == 'postgres' else 'SQLite'})")
+    server_env = start_server_database(database, root / "postgres", book)
+    server = start_prefect_server(root / "prefect", extra_env={**SERVER_SETTINGS, **server_env})
     book.add(server)
     api_url = f"{server.url}/api"
     env = {
@@ -302,7 +290,7 @@ def bring_up(
 
     step("ferry receive: registry notifications and source pushes → Prefect events")
     token, secret = secrets.token_urlsafe(24), secrets.token_urlsafe(24)
-    system.receiver_url = _start_receiver(system, token, secret)
+    system.receiver_url = start_receiver(root, book, env, token=token, secret=secret)
 
     step("Registry (CNCF Distribution, htpasswd), notifying ferry receive")
     password = secrets.token_urlsafe(16)
