@@ -117,6 +117,9 @@ class ClusterConfig(FrozenModel):
         default_factory=dict, description="The cluster Secret's annotations, for the clusters generator"
     )
     project: str = Field(default="", description="The cluster Secret's project, the generator's {{project}}")
+    max_syncs: int = Field(
+        default=8, ge=1, description="Syncs and rollbacks applying to this cluster at once, on all workers"
+    )
 
 
 def _as_configmap_value(value: Any) -> str:

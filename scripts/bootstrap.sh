@@ -6,7 +6,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-APT_PACKAGES=(git docker-registry buildah skopeo apache2-utils openssh-server ca-certificates busybox-static prometheus)
+APT_PACKAGES=(git docker-registry buildah skopeo apache2-utils openssh-server ca-certificates busybox-static prometheus postgresql)
 missing=()
 for pkg in "${APT_PACKAGES[@]}"; do
   dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || missing+=("$pkg")
@@ -20,6 +20,11 @@ if ((${#missing[@]})); then
     # Debian starts its own Prometheus and node exporter on every interface; Ferry runs
     # its own Prometheus on loopback when it needs one (ferry/devenv/prometheus.py).
     $SUDO systemctl disable --now prometheus prometheus-node-exporter >/dev/null 2>&1 || true
+  fi
+  if [[ " ${missing[*]} " == *" postgresql "* ]] && [ -d /run/systemd/system ]; then
+    # Likewise Debian's own cluster (15/main on port 5432): the PostgreSQL tests and a Prefect
+    # server on PostgreSQL start their own on a free loopback port (ferry/devenv/postgres.py).
+    $SUDO systemctl disable --now postgresql >/dev/null 2>&1 || true
   fi
 fi
 

@@ -24,6 +24,7 @@ from ferry.schema.releases import ValidationCheck
 from ferry.sync.engine import SyncEngine
 from ferry.sync.model import AppDiff, Initiator, SyncResult
 from ferry.sync.target import AppRef, AppStatus
+from tasks.locks import one_sync_of
 from tasks.retry import RETRYING
 
 
@@ -91,7 +92,8 @@ def sync_env(
 
     The persisted result is slim: no desired or live object (a Secret's data) is stored.
     """
-    return engine.sync(app, revision=revision, initiator=initiator, wait_timeout=wait_timeout).slim()
+    with one_sync_of(engine, app):
+        return engine.sync(app, revision=revision, initiator=initiator, wait_timeout=wait_timeout).slim()
 
 
 @task(
@@ -133,7 +135,8 @@ def quick_rollback_task(
     engine: SyncEngine, app: AppRef, history_id: int | None, initiator: Initiator, wait_timeout: float | None
 ) -> RollbackResult:
     """Sync a history entry's revision and hold the app."""
-    return quick_rollback(engine, app, history_id, initiator=initiator, wait_timeout=wait_timeout)
+    with one_sync_of(engine, app):
+        return quick_rollback(engine, app, history_id, initiator=initiator, wait_timeout=wait_timeout)
 
 
 @private_results
@@ -146,4 +149,5 @@ def git_revert_task(
     credentials: CredentialResolver,
 ) -> RollbackResult:
     """Revert the write-back commits since a history entry (cloned with ``credentials``) and hold the tags."""
-    return git_revert_rollback(engine, app, history_id, initiator=initiator, credentials=credentials)
+    with one_sync_of(engine, app):
+        return git_revert_rollback(engine, app, history_id, initiator=initiator, credentials=credentials)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from contextlib import nullcontext
 
 from prefect import task
 from prefect.cache_policies import NO_CACHE
@@ -11,6 +12,7 @@ from ferry.release.holds import auto_sync_unless_held
 from ferry.sync.engine import SyncEngine
 from ferry.sync.model import AppDiff, Initiator, SyncResult
 from ferry.sync.target import AppRef
+from tasks.locks import one_sync_of
 from tasks.retry import RETRYING
 
 
@@ -49,15 +51,16 @@ def sync_app(
     on_diff: Callable[[AppDiff], None] | None = None,
 ) -> SyncResult:
     """Sync one app; the API server going away is retried, a refused resource is not."""
-    return engine.sync(
-        app,
-        revision=revision,
-        prune=prune,
-        dry_run=dry_run,
-        initiator=initiator,
-        wait_timeout=wait_timeout,
-        on_diff=on_diff,
-    )
+    with nullcontext() if dry_run else one_sync_of(engine, app):
+        return engine.sync(
+            app,
+            revision=revision,
+            prune=prune,
+            dry_run=dry_run,
+            initiator=initiator,
+            wait_timeout=wait_timeout,
+            on_diff=on_diff,
+        )
 
 
 @task(
@@ -70,4 +73,5 @@ def auto_sync_app(
     engine: SyncEngine, app: AppRef, initiator: Initiator | None = None, wait_timeout: float | None = None
 ) -> tuple[SyncResult | None, str]:
     """Sync ``app`` when automated sync should; return the result (None when skipped) and the reason."""
-    return auto_sync_unless_held(engine, app, initiator=initiator, wait_timeout=wait_timeout)
+    with one_sync_of(engine, app):
+        return auto_sync_unless_held(engine, app, initiator=initiator, wait_timeout=wait_timeout)

@@ -139,6 +139,30 @@ class PrefectApi:
         found: list[dict[str, Any]] = self._call("POST", "/task_runs/filter", body)
         return found
 
+    def logs(self, run_id: str) -> list[dict[str, Any]]:
+        """The log lines of flow run ``run_id`` (its tasks' too), oldest first."""
+        body = {"logs": {"flow_run_id": {"any_": [run_id]}}, "sort": "TIMESTAMP_ASC", "limit": 200}
+        found: list[dict[str, Any]] = self._call("POST", "/logs/filter", body)
+        return found
+
+    def concurrency_limit(self, name: str) -> dict[str, Any] | None:
+        """The global concurrency limit ``name``, or None when there is none."""
+        response = self._http.get(f"/v2/concurrency_limits/{name}")
+        return response.json() if response.status_code == 200 else None
+
+    def take_slots(self, names: list[str], lease_seconds: float = 60) -> str:
+        """Hold one slot of each global concurrency limit in ``names`` (as a sync would); the lease's id.
+
+        Raises:
+            ToolError: A slot is taken (423), or a limit does not exist.
+        """
+        body = {"names": names, "slots": 1, "mode": "concurrency", "lease_duration": lease_seconds}
+        taken: dict[str, Any] = self._call("POST", "/v2/concurrency_limits/increment-with-lease", body)
+        return str(taken["lease_id"])
+
+    def give_back(self, lease_id: str) -> None:
+        self._call("POST", "/v2/concurrency_limits/decrement-with-lease", {"lease_id": lease_id})
+
     def set_automation_enabled(self, automation_id: str, enabled: bool) -> None:
         self._call("PATCH", f"/automations/{automation_id}", {"enabled": enabled})
 

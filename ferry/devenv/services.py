@@ -151,7 +151,8 @@ def start_receiver(
         process = spawn_service(argv, logs / "receiver.log", env=env)
         base = f"http://127.0.0.1:{port}"
         book.add(Service("ferry-receive", process.pid, base))
-        deadline = time.monotonic() + 60
+        # Its start is an import of Prefect: seconds when idle, nearly two minutes at load 25 here.
+        deadline = time.monotonic() + 180
         while process.poll() is None and time.monotonic() < deadline:
             try:
                 if httpx.get(f"{base}/healthz", timeout=1).status_code == 200:

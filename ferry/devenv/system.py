@@ -31,6 +31,7 @@ from pathlib import Path
 from typing import Any
 
 from ferry.ci.hook import install_post_receive
+from ferry.devenv.postgres import start_server_database
 from ferry.devenv.prefect_api import FINAL_STATES, PrefectApi, parse_time
 from ferry.devenv.registry import notification_config, start_registry
 from ferry.devenv.seed import (
@@ -125,15 +126,24 @@ class System:
         """Start a process worker on the pool (stopping the one this system runs, if any)."""
         self.stop_worker()
         self.tuning = tuning or self.tuning
+        self.worker = self.add_worker(name, service="prefect-worker", log="worker.log")
+        return self.worker
+
+    def add_worker(self, name: str, *, service: str = "", log: str = "") -> Service:
+        """Start one more process worker, ``name``, on the pool beside the others; return once it polls.
+
+        It is in the book as ``service`` (default ``prefect-worker-<name>``), its output in ``logs/<log>``.
+        """
         env = {**self.env, **self.tuning.env()}
         argv = [_bin("prefect"), "worker", "start", "--pool", POOL, "--type", "process", "--name", name]
-        process = spawn_service(argv, self.root / "logs" / "worker.log", env=env, cwd=PROJECT_DIR)
+        logs = self.root / "logs" / (log or f"worker-{name}.log")
+        process = spawn_service(argv, logs, env=env, cwd=PROJECT_DIR)
         # A process worker ignores the first two SIGTERMs: its group is killed outright.
-        self.worker = Service("prefect-worker", process.pid, "", kill=True)
-        self.book.add(self.worker)
+        worker = Service(service or f"prefect-worker-{name}", process.pid, "", kill=True)
+        self.book.add(worker)
         with self.api() as api:
             api.wait(lambda: self._polled(api, name), 120, f"worker {name} to poll the {POOL} pool")
-        return self.worker
+        return worker
 
     @staticmethod
     def _polled(api: PrefectApi, name: str) -> dict[str, Any] | None:
@@ -255,6 +265,7 @@ def bring_up(
     *,
     also: Sequence[Sandbox] = (),
     tuning: WorkerTuning = TUNED,
+    database: str = "sqlite",
     step: Callable[[str], None] = lambda _: None,
 ) -> System:
     """Start the deployed system under ``root`` against the clusters of ``sandbox`` and ``also``.
@@ -262,7 +273,8 @@ def bring_up(
     Together they have a cluster for each of :data:`~ferry.devenv.seed.MAIN_JOB_PLACES`.
 
     The caller owns the result: on an exception part of it may be running, and
-    ``ServiceBook(root).stop_all()`` stops it.
+    ``ServiceBook(root).stop_all()`` stops it. ``database`` is the Prefect server's:
+    ``sqlite`` (one machine's) or ``postgres`` (:mod:`ferry.devenv.postgres`, started here).
 
     Raises:
         ToolError: No Argo Rollouts controller runs where the seed needs one (nothing is started then).
@@ -272,8 +284,9 @@ def bring_up(
     (root / "logs").mkdir(exist_ok=True)
     book = ServiceBook(root)
 
-    step("Prefect server (SQLite)")
-    server = start_prefect_server(root / "prefect", extra_env=SERVER_SETTINGS)
+    step(f"Prefect server ({'PostgreSQL' if database == 'postgres' else 'SQLite'})")
+    server_env = start_server_database(database, root / "postgres", book)
+    server = start_prefect_server(root / "prefect", extra_env={**SERVER_SETTINGS, **server_env})
     book.add(server)
     api_url = f"{server.url}/api"
     env = {

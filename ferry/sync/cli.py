@@ -67,6 +67,9 @@ def apps(
                 "automated": s.automated,
                 "revision": s.revision,
                 "error": s.error,
+                "lastAttempt": s.last_attempt.as_dict() | {"phase": s.last_attempt.phase}
+                if s.last_attempt
+                else None,
             }
             for s in statuses
         ]
@@ -80,7 +83,7 @@ def apps(
                 s.app,
                 s.cluster,
                 s.namespace,
-                s.sync.value,
+                s.sync.value + (" (sync Running)" if s.last_attempt and s.last_attempt.running else ""),
                 s.health.status.value,
                 "Auto" if s.automated else "Manual",
                 s.revision[:12] or s.error[:60],

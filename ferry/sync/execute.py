@@ -58,12 +58,19 @@ def execute(
     if refusal is not None:
         _record_failure(store, plan, refusal)
         raise refusal
+    who = initiator or Initiator(getpass.getuser())
+    if diff.out_of_sync or any(r.requires_pruning for r in diff.resources):
+        # Written before the first apply: a process killed mid-apply leaves the truth behind.
+        by = f"run {who.run_id}" if who.run_id else who.user
+        started = Attempt(
+            plan.revision, False, now(), f"syncing to {plan.revision[:12]} ({by})", running=True
+        )
+        store.record_attempt(target.name, target.namespace, started, plan.kinds)
     try:
         outcomes = apply_resources(cluster, diff, plan.manifests, options)
     except FerryError as exc:
         _record_failure(store, plan, exc)
         raise
-    who = initiator or Initiator(getpass.getuser())
     recorded = store.record_success(
         target.name,
         target.namespace,

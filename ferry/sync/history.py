@@ -36,20 +36,33 @@ _CONFLICT_ATTEMPTS = 5
 
 @dataclass(frozen=True, slots=True)
 class Attempt:
-    """The latest sync attempt of an app."""
+    """The latest sync attempt of an app.
+
+    ``running`` is written before the first resource is applied and cleared by the
+    attempt's end, like Argo CD's ``operationState.phase: Running``. A worker killed
+    mid-apply leaves it set: the record then says which revision was half applied,
+    by which run, and since when, instead of still naming the previous sync's success.
+    """
 
     revision: str
     succeeded: bool
     at: str
     message: str = ""
+    running: bool = False
+
+    @property
+    def phase(self) -> str:
+        """Argo CD's words: ``Running``, ``Succeeded`` or ``Failed``."""
+        return "Running" if self.running else "Succeeded" if self.succeeded else "Failed"
 
     def as_dict(self) -> dict[str, Any]:
-        return {
+        data = {
             "revision": self.revision,
             "succeeded": self.succeeded,
             "at": self.at,
             "message": self.message,
         }
+        return {**data, "running": True} if self.running else data
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Attempt:
@@ -58,6 +71,7 @@ class Attempt:
             bool(data["succeeded"]),
             str(data.get("at", "")),
             str(data.get("message", "")),
+            bool(data.get("running", False)),
         )
 
 

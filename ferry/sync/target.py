@@ -141,6 +141,13 @@ def auto_sync_decision(
     automated = app.spec.sync_policy.automated
     if automated is None:
         return False, "skipping: syncPolicy.automated is not set"
+    if last_attempt is not None and last_attempt.running:
+        # Nobody else finishes an attempt that a killed process left Running: this sync does,
+        # even when every resource got applied (it then applies nothing and records the sync).
+        return (
+            True,
+            f"{sync.value} at {revision[:12]}; the sync of {last_attempt.revision[:12]} never finished",
+        )
     if sync is SyncStatus.SYNCED:
         return False, f"already Synced to {revision[:12]}"
     if last_attempt is not None and last_attempt.revision == revision and not automated.self_heal:

@@ -18,13 +18,21 @@ def entry(revision: str = "a" * 40) -> HistoryEntry:
     )
 
 
-def test_state_round_trips_through_configmap_data() -> None:
-    state = SyncState(
-        append_entry((), entry(), 10),
-        Attempt("b" * 40, False, "t", "boom"),
-        (("apps/v1", "Deployment"), ("v1", "Service")),
-    )
+@pytest.mark.parametrize(
+    "attempt",
+    [Attempt("b" * 40, False, "t", "boom"), Attempt("b" * 40, False, "t", "syncing (run r)", running=True)],
+    ids=["failed", "running"],
+)
+def test_state_round_trips_through_configmap_data(attempt: Attempt) -> None:
+    state = SyncState(append_entry((), entry(), 10), attempt, (("apps/v1", "Deployment"), ("v1", "Service")))
     assert decode(encode(state)) == state
+
+
+def test_an_attempt_written_before_running_was_recorded_reads_as_finished() -> None:
+    """ConfigMaps written before ``running`` existed carry no such key: their attempt ended."""
+    old = {"lastAttempt": '{"at": "t", "message": "ok", "revision": "%s", "succeeded": true}' % ("b" * 40)}
+    attempt = decode(old).last_attempt
+    assert attempt is not None and (attempt.running, attempt.phase) == (False, "Succeeded")
 
 
 @pytest.mark.parametrize(
@@ -76,6 +84,9 @@ SHA, OLD = "c" * 40, "d" * 40
         ({"selfHeal": True}, SyncStatus.OUT_OF_SYNC, Attempt(SHA, False, "t"), True),
         ({}, SyncStatus.OUT_OF_SYNC, Attempt(SHA, True, "t"), False),
         ({"selfHeal": True}, SyncStatus.OUT_OF_SYNC, Attempt(SHA, True, "t"), True),
+        ({}, SyncStatus.OUT_OF_SYNC, Attempt(SHA, False, "t", running=True), True),
+        ({}, SyncStatus.SYNCED, Attempt(SHA, False, "t", running=True), True),
+        (None, SyncStatus.OUT_OF_SYNC, Attempt(SHA, False, "t", running=True), False),
     ],
     ids=[
         "not automated",
@@ -86,6 +97,9 @@ SHA, OLD = "c" * 40, "d" * 40
         "failed revision retried with selfHeal",
         "drift ignored without selfHeal",
         "drift healed",
+        "an interrupted sync is finished",
+        "an interrupted sync that applied everything is still recorded",
+        "an interrupted sync of a manual app waits for a human",
     ],
 )
 def test_auto_sync_decision(automated, status, attempt, go) -> None:
