@@ -150,6 +150,10 @@ class PrefectApi:
         response = self._http.get(f"/v2/concurrency_limits/{name}")
         return response.json() if response.status_code == 200 else None
 
+    def create_concurrency_limit(self, name: str, limit: int) -> None:
+        """Make the global concurrency limit ``name`` with ``limit`` slots (as a first sync would)."""
+        self._call("POST", "/v2/concurrency_limits/", {"name": name, "limit": limit})
+
     def take_slots(self, names: list[str], lease_seconds: float = 60) -> str:
         """Hold one slot of each global concurrency limit in ``names`` (as a sync would); the lease's id.
 

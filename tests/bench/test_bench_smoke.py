@@ -69,8 +69,9 @@ def test_the_sync_bench_runs_and_an_in_sync_app_costs_no_dry_run_and_no_get_per_
     # an unchanged sync adds the namespace GET, the history update's GET and the health LISTs.
     assert calls["diff, in sync"] == "1 | 4 | 0 | 0", out
     assert calls["sync, nothing changed"] == "3 | 8 | 0 | 0", out
-    # One ConfigMap changes: it alone is dry-run and applied.
-    assert calls["sync, 1 of 4 changed"] == "3 | 8 | 1 | 1", out
+    # One ConfigMap changes: it alone is dry-run and applied; the attempt is first recorded as
+    # running (one more history GET), so a process killed mid-apply leaves a true record.
+    assert calls["sync, 1 of 4 changed"] == "4 | 8 | 1 | 1", out
 
 
 def test_the_flow_bench_runs_the_flow_beside_the_cli_with_one_detection_task_per_repo(

@@ -17,15 +17,18 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 
 from ferry.config import load_config
 from ferry.devenv.prefect_api import FINAL_STATES, PrefectApi, parse_time
+from ferry.devenv.seed import CHART_PATH
 from ferry.devenv.services import Service, ServiceBook, stop_pid
 from ferry.devenv.system import APPS, System, bring_up, install_v1, push_release
 from ferry.sandbox.cluster import Sandbox
 from ferry.sync.engine import SyncEngine
 from ferry.sync.model import SyncStatus
 from tasks.locks import limit_name
+from tests.fixtures.git import BareRepo
 
 pytestmark = [pytest.mark.postgres, pytest.mark.cluster, pytest.mark.slow, pytest.mark.timeout(2400)]
 SECOND = "ferry-worker-2"
@@ -66,13 +69,23 @@ def _submitters(api: PrefectApi, run_id: str, since: float) -> list[str]:
     return names
 
 
-def _image(system: System, env: str) -> str:
+def _live(system: System, env: str) -> dict[str, Any]:
     assert system.config is not None
     with SyncEngine(load_config(system.config)) as engine:
         cluster, namespace = engine.connect(APPS[env]), engine.target(APPS[env]).namespace
         live = cluster.get("apps/v1", "Deployment", "echo-server", namespace)
     assert live is not None, f"no echo-server Deployment in {env}"
-    return str(live["spec"]["template"]["spec"]["containers"][0]["image"])
+    return live
+
+
+def _image(system: System, env: str) -> str:
+    return str(_live(system, env)["spec"]["template"]["spec"]["containers"][0]["image"])
+
+
+def _shape(system: System, env: str) -> tuple[str, int]:
+    """The Deployment's image and replicas: what the kill test's sync changes."""
+    live = _live(system, env)
+    return str(live["spec"]["template"]["spec"]["containers"][0]["image"]), int(live["spec"]["replicas"])
 
 
 def _key(run: dict[str, Any]) -> str:
@@ -120,10 +133,15 @@ def test_two_workers_on_postgres_carry_a_push_to_the_gate_and_the_other_one_resu
 
 def test_a_worker_killed_mid_sync_leaves_the_app_whole(pg_system: tuple[System, dict[str, Service]]) -> None:
     system, workers = pg_system
-    before = _image(system, "staging")
+    before = _shape(system, "staging")
+    # Whatever ran before (tests run in random order), Git gets a change for Staging to sync.
+    values = f"{CHART_PATH}/values-staging.yaml"
+    assert system.deploy_repo is not None
+    deploy = BareRepo(system.deploy_repo)
+    replicas = int(yaml.safe_load(deploy.read(values) or b"{}").get("replicaCount", 1))
+    deploy.commit({values: f"replicaCount: {replicas + 1}\n"}, "staging: one more replica")
     assert system.config is not None
     with SyncEngine(load_config(system.config)) as engine:
-        # The write-back moved Staging's tag in Git; the gate was rejected, so the cluster lags.
         assert engine.diff(APPS["staging"]).status is SyncStatus.OUT_OF_SYNC, "the sync has work to do"
     since = time.time()
     with system.api() as api:
@@ -133,7 +151,7 @@ def test_a_worker_killed_mid_sync_leaves_the_app_whole(pg_system: tuple[System, 
             # The moment the apply has changed the Deployment: the sync now waits for health, and
             # its history record is still to come. That is the kill that could leave it half done.
             run = api.flow_run(created["id"])
-            if run["state_type"] in FINAL_STATES or _image(system, "staging") != before:
+            if run["state_type"] in FINAL_STATES or _shape(system, "staging") != before:
                 return run
             return None
 
@@ -151,7 +169,7 @@ def test_a_worker_killed_mid_sync_leaves_the_app_whole(pg_system: tuple[System, 
             f"killed {submitter} mid-run; the run ended {final['state_name']} "
             f"{time.monotonic() - killed_at:.1f} s later: {final['state']['message']}"
         )
-        after = _image(system, "staging")
+        after = _shape(system, "staging")
         assert system.config is not None
         with SyncEngine(load_config(system.config)) as engine:
             history = list(engine.history(APPS["staging"]))
@@ -248,7 +266,8 @@ def test_a_sync_waits_while_another_holder_has_the_apps_slot(
     app = APPS["staging"]
     limit = limit_name("app", app)
     with system.api() as api:
-        assert api.concurrency_limit(limit) is not None, "made by the syncs before"
+        if api.concurrency_limit(limit) is None:  # no sync of the app ran before this test
+            api.create_concurrency_limit(limit, 1)
         lease = api.take_slots([limit])
         held_at = time.time()
         created = api.create_flow_run(api.deployment("sync")["id"], {"app": app})
