@@ -7,6 +7,7 @@ sees the same session-scoped servers.
 
 import os
 
+import pytest
 from hypothesis import settings
 
 os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
@@ -26,3 +27,13 @@ pytest_plugins: list[str] = [
     "tests.fixtures.prometheus",
     "tests.fixtures.deployed",
 ]
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """The PostgreSQL group runs last (a stable sort, on top of pytest-randomly's shuffle).
+
+    Its deployed system installs into the session's clusters, and every other deployed-system
+    test expects those as the session's own system left them (CI saw the chain test find
+    Staging on the PostgreSQL system's v5 when that module happened to run first).
+    """
+    items.sort(key=lambda item: item.get_closest_marker("postgres") is not None)
