@@ -7,7 +7,9 @@
   Prefect ``Secret`` blocks and Ferry's credential blocks;
 * clusters: a ``clusters:`` entry given as ``block`` loads a prefect-kubernetes
   ``KubernetesClusterConfig`` block;
-* events: ``ferry.image.pushed`` / ``ferry.source.pushed`` become Prefect events.
+* events: ``ferry.image.pushed`` / ``ferry.source.pushed`` become Prefect events;
+* registries' ``limit:``: one Prefect rate limit per registry that every worker shares
+  (``blocks.pacing``).
 
 Every flow builds its engines, resolvers and updaters from :data:`PORTS`, so
 each reaches every cluster and secret the config names. The emitter is also the
@@ -28,6 +30,7 @@ from prefect.settings import get_current_settings
 from prefect_kubernetes.credentials import KubernetesClusterConfig
 
 from blocks.credentials import GitCredentialsBlock, RegistryCredentialsBlock
+from blocks.pacing import shared_registry_rate
 from ferry.ci.events import FerryEvent
 from ferry.ports import Ports
 
@@ -80,5 +83,10 @@ def emit_ferry_event(item: FerryEvent) -> None:
         raise RuntimeError(f"Prefect did not accept the {item.event} event for {item.reference}")
 
 
-#: What every flow is handed: Prefect's blocks and events.
-PORTS = Ports(secret_blocks=load_block_secret, cluster_blocks=load_cluster_block, emit=emit_ferry_event)
+#: What every flow is handed: Prefect's blocks and events, and registries' limits shared by the workers.
+PORTS = Ports(
+    secret_blocks=load_block_secret,
+    cluster_blocks=load_cluster_block,
+    emit=emit_ferry_event,
+    shared_rate=shared_registry_rate,
+)

@@ -19,6 +19,7 @@ from pathlib import Path
 from ferry.ci.events import EventEmitter, log_emitter
 from ferry.config import FerryConfig
 from ferry.credentials import BlockLoader, CredentialResolver
+from ferry.registry.ratelimit import SharedPacer
 from ferry.release.hold_store import HeldTags
 from ferry.sync.clusters import ClusterBlockLoader, ClusterResolver
 from ferry.sync.engine import SyncEngine
@@ -34,11 +35,14 @@ class Ports:
         secret_blocks: Loads a credential block by ``(type_slug, name)``.
         cluster_blocks: Loads a ``KubernetesClusterConfig`` block by name.
         emit: Sends ``ferry.image.pushed`` / ``ferry.source.pushed``.
+        shared_rate: Paces a registry's requests under a ``limit:`` every worker shares
+            (None: each process keeps the limit on its own, as one CLI process does).
     """
 
     secret_blocks: BlockLoader | None = None
     cluster_blocks: ClusterBlockLoader | None = None
     emit: EventEmitter = log_emitter
+    shared_rate: SharedPacer | None = None
 
     def credentials(self, config: FerryConfig) -> CredentialResolver:
         """A credential resolver for ``config``'s references."""
@@ -54,7 +58,9 @@ class Ports:
 
     def updater(self, config: FerryConfig, *, refresh: bool = False) -> Updater:
         """An image updater whose registry and repository credentials go through these ports."""
-        return Updater(config, resolver=self.credentials(config), refresh=refresh)
+        return Updater(
+            config, resolver=self.credentials(config), refresh=refresh, shared_rate=self.shared_rate
+        )
 
     def held_tags(self, config: FerryConfig) -> HeldTags:
         """The reader of each app's held tags, on the clusters these ports reach."""

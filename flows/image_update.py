@@ -9,6 +9,7 @@ from prefect.artifacts import create_table_artifact
 from prefect.context import FlowRunContext
 from prefect.events import emit_event
 from prefect.events.worker import EventsWorker
+from prefect.settings import get_current_settings
 from prefect.states import Completed, Failed, State
 from prefect.utilities.annotations import quote
 
@@ -17,10 +18,11 @@ from ferry.argocd.application import load_config_applications
 from ferry.config import FerryConfig, load_config
 from ferry.errors import FerryError
 from ferry.release.pipeline import environment_of
-from ferry.update.batch import plan_in_batches
+from ferry.update.batch import plan_in_batches, repo_shards
 from ferry.update.outcomes import AppOutcome, CycleReport, UpdateStatus
 from flows.logging import forward_ferry_logs
 from flows.runs import config_path, rename_run
+from flows.spread import spread_cycle
 from tasks.image_update import detect_batch, detect_updates, write_back
 
 IMAGE_UPDATED_EVENT = "ferry.image.updated"
@@ -110,13 +112,44 @@ def changes_table(report: CycleReport) -> list[dict[str, Any]]:
     return rows
 
 
+def _spread(config: str, cfg: FerryConfig, apps: list[str] | None, dry_run: bool) -> State[Any] | None:
+    """The cycle as child runs, one per repository; None when it is not worth spreading (or cannot be)."""
+    logger = get_run_logger()
+    run = FlowRunContext.get()
+    flow_run = run.flow_run if run is not None else None
+    if flow_run is None or flow_run.deployment_id is None:
+        logger.warning("spread needs a deployment (its children are runs of it): planning in this run")
+        return None
+    loaded, _ = load_config_applications(cfg)
+    shards = repo_shards(loaded, apps)
+    if len(shards) < 2:
+        return None  # one repository: a child would only add a run's start-up
+    ui_url = get_current_settings().ui_url
+    rows, failed = spread_cycle(flow_run.deployment_id, flow_run.id, shards, config, dry_run, ui_url)
+    updated = sum(1 for r in rows if r.get("status") == UpdateStatus.UPDATED.value)
+    errors = sorted({str(r["app"]) for r in rows if r.get("status") == UpdateStatus.ERROR.value})
+    create_table_artifact(
+        key="image-updates",
+        table=rows,
+        description=f"Image updates over {len(shards)} runs: {updated} image(s), {len(errors)} app error(s)",
+    )
+    rename_run(f"image-update over {len(shards)} runs: {updated} image{'s' if updated != 1 else ''}")
+    if failed or errors:
+        message = "; ".join(
+            ([f"runs not completed: {', '.join(failed)}"] if failed else [])
+            + ([f"{len(errors)} application(s) failed: {', '.join(errors)}"] if errors else [])
+        )
+        return Failed(message=message, data=rows)
+    return Completed(message=f"{updated} image(s) updated over {len(shards)} runs", data=rows)
+
+
 @flow(
     name="image-update",
     flow_run_name="image-update",
     description="Detect new image tags in the registries and write them back to Git.",
 )
 def image_update(
-    config: str = "ferry.yaml", apps: list[str] | None = None, dry_run: bool = False
+    config: str = "ferry.yaml", apps: list[str] | None = None, dry_run: bool = False, spread: bool = False
 ) -> State[Any]:
     """Run one Image Updater cycle over the Applications of ``config``.
 
@@ -124,6 +157,9 @@ def image_update(
         config: Path to ``ferry.yaml``.
         apps: Only these applications (all when empty).
         dry_run: Detect and report, but commit nothing.
+        spread: Run the cycle as one child run per deploy repository, which the pool's
+            workers share (``flows.spread``); a run outside a deployment, or over one
+            repository, does the cycle itself.
 
     Returns:
         A Completed state whose result is one dict per application, or a Failed
@@ -133,6 +169,10 @@ def image_update(
     cfg = load_config(config_path(config))
     run = FlowRunContext.get()
     run_id = str(run.flow_run.id) if run is not None and run.flow_run is not None else None
+    if spread:
+        spread_state = _spread(config, cfg, apps, dry_run)
+        if spread_state is not None:
+            return spread_state
     labels: dict[str, dict[str, str]] = {}
 
     def announce(outcomes: list[AppOutcome]) -> list[AppOutcome]:

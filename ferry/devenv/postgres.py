@@ -13,6 +13,9 @@ namespace (``unshare --user``) that maps root to an unprivileged uid: the
 server is not root, and yet owns the caller's files, so the data dir can sit
 anywhere root can write (a pytest tmp dir or ``~/.cache`` are 0700, out of reach
 of the ``postgres`` system user).
+
+:func:`start_server` starts the Prefect server on either database (the deployed system's
+and the fleet benchmark's), with the settings every Ferry server gets.
 """
 
 from __future__ import annotations
@@ -26,8 +29,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ferry.devenv.ports import PortTaken, on_free_port, port_taken
-from ferry.devenv.services import Service, ServiceBook, spawn_service, stop_pid
+from ferry.devenv.services import Service, ServiceBook, spawn_service, start_prefect_server, stop_pid
 from ferry.errors import ToolError
+
+#: The checkout the server's workers run flows from.
+PROJECT_DIR = Path(__file__).resolve().parents[2]
 
 BIN_DIR = Path("/usr/lib/postgresql/15/bin")
 USER = "prefect"
@@ -222,3 +228,30 @@ def start_server_database(database: str, root: Path, book: ServiceBook) -> dict[
     running = start_postgres(root)
     book.add(Service("postgres", running.pid, running.url))
     return {"PREFECT_API_DATABASE_CONNECTION_URL": running.connection_url()}
+
+
+SERVER_SETTINGS = {
+    # A run queued behind a deployment's concurrency limit is looked at again after 10 s, not 30 s.
+    "PREFECT_SERVER_DEPLOYMENTS_CONCURRENCY_SLOT_WAIT_SECONDS": "10",
+    # Five upcoming runs per schedule instead of an hour's worth (30 per 2-minute schedule) in the UI.
+    "PREFECT_SERVER_SERVICES_SCHEDULER_MAX_RUNS": "5",
+    "PREFECT_SERVER_SERVICES_SCHEDULER_MIN_SCHEDULED_TIME": "PT10M",
+}
+
+
+def start_server(root: Path, book: ServiceBook, database: str = "sqlite") -> tuple[str, dict[str, str]]:
+    """A Prefect server under ``root`` (in ``book``) on ``database``: ``sqlite`` (one machine's) or
+    ``postgres`` (started here). Returns its API URL and the environment its clients and workers get.
+    """
+    server_env = start_server_database(database, root / "postgres", book)
+    server = start_prefect_server(root / "prefect", extra_env={**SERVER_SETTINGS, **server_env})
+    book.add(server)
+    api_url = f"{server.url}/api"
+    return api_url, {
+        **os.environ,
+        "PREFECT_API_URL": api_url,
+        "PREFECT_HOME": str(root / "prefect"),
+        "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
+        "FERRY_PROJECT_DIR": str(PROJECT_DIR),
+        "PYTHONPATH": str(PROJECT_DIR),
+    }

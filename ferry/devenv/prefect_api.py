@@ -64,6 +64,10 @@ class PrefectApi:
             raise ToolError(f"Prefect API {method} {path}: {response.status_code} {response.text[:500]}")
         return response.json() if response.content else None
 
+    def call(self, method: str, path: str, body: Any = None) -> Any:
+        """Any API call (retried as the others are), for what has no method of its own here."""
+        return self._call(method, path, body)
+
     # -- reading -------------------------------------------------------------------------------
 
     def healthy(self) -> bool:

@@ -16,7 +16,7 @@ from pathlib import Path
 import yaml
 
 from ferry.devenv.oci import OciPusher
-from ferry.devenv.seed import UPDATER, create_repo
+from ferry.devenv.seed import UPDATER, create_repo, local_registry
 
 CHART = "charts/echo"
 REPOSITORY = "scale/echo"
@@ -127,13 +127,7 @@ def write_scale(
     apps_dir.mkdir(parents=True, exist_ok=True)
     docs = [_application(index, image, url) for index in range(apps)]
     (apps_dir / "scale.yaml").write_text(yaml.safe_dump_all(docs, sort_keys=False))
-    registry = {
-        "name": "local",
-        "prefix": registry_host,
-        "api_url": registry_api,
-        "insecure": True,
-        "default": True,
-    }
+    registry = local_registry(registry_host, registry_api)
     config = {
         "applications": "applications",
         "registries": [registry],
@@ -143,3 +137,73 @@ def write_scale(
     path = root / "ferry.yaml"
     path.write_text(yaml.safe_dump(config, sort_keys=False))
     return ScaleLayout(path, bare, image, apps)
+
+
+@dataclass(frozen=True, slots=True)
+class FleetLayout:
+    """Issue 17's fleet: ``apps`` Applications over several deploy repos and images, one config."""
+
+    config: Path
+    bares: tuple[Path, ...]
+    repositories: tuple[str, ...]  # the images' repositories in the registry
+    apps: int
+
+
+def fleet_repository(index: int) -> str:
+    return f"fleet/img-{index:02d}"
+
+
+def write_fleet(
+    root: Path,
+    *,
+    registry_host: str,
+    registry_api: str,
+    apps: int,
+    repos: int,
+    images: int,
+    current_tag: str,
+    limit: float | None = None,
+    repositories: tuple[str, ...] | None = None,
+) -> FleetLayout:
+    """Deploy repos ``deploy-<r>.git`` and ``apps`` Applications, app ``i`` in repo ``i % repos`` on
+    image ``i % images``, every app at ``current_tag``; ``limit`` is the registry's requests per second.
+
+    Each repo holds the chart and one values file per app of its own, as ``write_scale``'s does.
+    ``repositories`` names the images' repositories (default ``fleet/img-NN``; a test sharing a
+    registry gives its own).
+    """
+    repositories = repositories or tuple(fleet_repository(k) for k in range(images))
+    members: dict[int, list[int]] = {r: [i for i in range(apps) if i % repos == r] for r in range(repos)}
+    bares, urls, docs = [], [], []
+    for r in range(repos):
+        bare = root / f"deploy-{r}.git"
+        files = {
+            f"{CHART}/Chart.yaml": "apiVersion: v2\nname: echo\nversion: 0.1.0\n",
+            f"{CHART}/values.yaml": yaml.safe_dump({"image": {"repository": "unset", "tag": "v0.0.0"}}),
+            f"{CHART}/templates/deployment.yaml": _TEMPLATE,
+        }
+        for i in members[r]:
+            image = f"{registry_host}/{repositories[i % images]}"
+            files[f"{CHART}/values-{app_name(i)}.yaml"] = yaml.safe_dump(
+                {"image": {"repository": image, "tag": current_tag}}
+            )
+        url = create_repo(bare, files, message=f"fleet: deploy repo {r}")
+        bares.append(bare)
+        urls.append(url)
+    for i in range(apps):
+        docs.append(_application(i, f"{registry_host}/{repositories[i % images]}", urls[i % repos]))
+    apps_dir = root / "applications"
+    apps_dir.mkdir(parents=True, exist_ok=True)
+    (apps_dir / "fleet.yaml").write_text(yaml.safe_dump_all(docs, sort_keys=False))
+    registry = local_registry(registry_host, registry_api)
+    if limit is not None:
+        registry["limit"] = limit
+    config = {
+        "applications": "applications",
+        "registries": [registry],
+        "repositories": [{"url": url} for url in urls],
+        "cache_dir": ".ferry-cache",
+    }
+    path = root / "ferry.yaml"
+    path.write_text(yaml.safe_dump(config, sort_keys=False))
+    return FleetLayout(path, tuple(bares), repositories, apps)

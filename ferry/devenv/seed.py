@@ -296,6 +296,11 @@ class SeedLayout:
     repo_url: str
 
 
+def local_registry(prefix: str, api_url: str) -> dict[str, object]:
+    """The ``registries:`` entry of the loopback registry: the default, over plain http."""
+    return {"name": "local", "prefix": prefix, "api_url": api_url, "insecure": True, "default": True}
+
+
 def write_seed(
     root: Path,
     *,
@@ -324,13 +329,7 @@ def write_seed(
         for place, env in places.items()
     ]
     (apps_dir / "echo-server.yaml").write_text(yaml.safe_dump_all(docs, sort_keys=False))
-    registry: dict[str, object] = {
-        "name": "local",
-        "prefix": registry_prefix,
-        "api_url": registry_api,
-        "insecure": True,
-        "default": True,
-    }
+    registry = local_registry(registry_prefix, registry_api)
     if registry_credentials:
         registry["credentials"] = registry_credentials
     config = {

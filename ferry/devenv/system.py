@@ -20,7 +20,6 @@ brought the system up can stop all of it by PID, even after a failure half way.
 from __future__ import annotations
 
 import fnmatch
-import os
 import secrets
 import subprocess
 import sys
@@ -31,7 +30,7 @@ from pathlib import Path
 from typing import Any
 
 from ferry.ci.hook import install_post_receive
-from ferry.devenv.postgres import start_server_database
+from ferry.devenv.postgres import start_server
 from ferry.devenv.prefect_api import FINAL_STATES, PrefectApi, parse_time
 from ferry.devenv.registry import notification_config, start_registry
 from ferry.devenv.seed import (
@@ -46,7 +45,6 @@ from ferry.devenv.services import (
     Service,
     ServiceBook,
     spawn_service,
-    start_prefect_server,
     start_receiver,
     stop_pid,
 )
@@ -60,15 +58,6 @@ REGISTRY_USER = "ferry-demo"
 SECRET_BLOCK = "argocd-acr"  # noqa: S105 - the name of the block, not its value
 #: The main job's Applications by the cluster each runs on: Production has two (its waves' regions).
 APPS = {place: f"app-helm-{place}" for place in MAIN_JOB_PLACES}
-
-
-SERVER_SETTINGS = {
-    # A run queued behind a deployment's concurrency limit is looked at again after 10 s, not 30 s.
-    "PREFECT_SERVER_DEPLOYMENTS_CONCURRENCY_SLOT_WAIT_SECONDS": "10",
-    # Five upcoming runs per schedule instead of an hour's worth (30 per 2-minute schedule) in the UI.
-    "PREFECT_SERVER_SERVICES_SCHEDULER_MAX_RUNS": "5",
-    "PREFECT_SERVER_SERVICES_SCHEDULER_MIN_SCHEDULED_TIME": "PT10M",
-}
 
 
 @dataclass(frozen=True, slots=True)
@@ -120,8 +109,6 @@ class System:
     def run_link(self, run_id: str) -> str:
         return f"{self.ui_url}/runs/flow-run/{run_id}"
 
-    # -- the worker ----------------------------------------------------------------------------
-
     def start_worker(self, tuning: WorkerTuning | None = None, name: str = "ferry-worker") -> Service:
         """Start a process worker on the pool (stopping the one this system runs, if any)."""
         self.stop_worker()
@@ -129,13 +116,15 @@ class System:
         self.worker = self.add_worker(name, service="prefect-worker", log="worker.log")
         return self.worker
 
-    def add_worker(self, name: str, *, service: str = "", log: str = "") -> Service:
-        """Start one more process worker, ``name``, on the pool beside the others; return once it polls.
+    def add_worker(self, name: str, *, service: str = "", log: str = "", limit: int | None = None) -> Service:
+        """One more process worker ``name`` (booked as ``service``, output in ``logs/<log>``), once it polls.
 
-        It is in the book as ``service`` (default ``prefect-worker-<name>``), its output in ``logs/<log>``.
+        ``limit`` caps its runs at once: else the first worker to poll takes every run due, spread ones too.
         """
         env = {**self.env, **self.tuning.env()}
         argv = [_bin("prefect"), "worker", "start", "--pool", POOL, "--type", "process", "--name", name]
+        if limit is not None:
+            argv += ["--limit", str(limit)]
         logs = self.root / "logs" / (log or f"worker-{name}.log")
         process = spawn_service(argv, logs, env=env, cwd=PROJECT_DIR)
         # A process worker ignores the first two SIGTERMs: its group is killed outright.
@@ -268,13 +257,11 @@ def bring_up(
     database: str = "sqlite",
     step: Callable[[str], None] = lambda _: None,
 ) -> System:
-    """Start the deployed system under ``root`` against the clusters of ``sandbox`` and ``also``.
-
-    Together they have a cluster for each of :data:`~ferry.devenv.seed.MAIN_JOB_PLACES`.
+    """Start the deployed system under ``root`` against the clusters of ``sandbox`` and ``also``
+    (together, one for each of :data:`~ferry.devenv.seed.MAIN_JOB_PLACES`).
 
     The caller owns the result: on an exception part of it may be running, and
-    ``ServiceBook(root).stop_all()`` stops it. ``database`` is the Prefect server's:
-    ``sqlite`` (one machine's) or ``postgres`` (:mod:`ferry.devenv.postgres`, started here).
+    ``ServiceBook(root).stop_all()`` stops it. ``database``: see :func:`start_server`.
 
     Raises:
         ToolError: No Argo Rollouts controller runs where the seed needs one (nothing is started then).
@@ -285,18 +272,7 @@ def bring_up(
     book = ServiceBook(root)
 
     step(f"Prefect server ({'PostgreSQL' if database == 'postgres' else 'SQLite'})")
-    server_env = start_server_database(database, root / "postgres", book)
-    server = start_prefect_server(root / "prefect", extra_env={**SERVER_SETTINGS, **server_env})
-    book.add(server)
-    api_url = f"{server.url}/api"
-    env = {
-        **os.environ,
-        "PREFECT_API_URL": api_url,
-        "PREFECT_HOME": str(root / "prefect"),
-        "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
-        "FERRY_PROJECT_DIR": str(PROJECT_DIR),
-        "PYTHONPATH": str(PROJECT_DIR),
-    }
+    api_url, env = start_server(root, book, database)
     system = System(root, book, api_url, env, tuning=tuning)
 
     step("ferry receive: registry notifications and source pushes → Prefect events")

@@ -14,7 +14,7 @@ underneath (retries, pacing, auth) is :mod:`ferry.registry.transport`.
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import FIRST_EXCEPTION, Future, ThreadPoolExecutor, wait
 from types import TracebackType
 
@@ -64,6 +64,8 @@ class RegistryClient:
         list_once: List each repository's tags once for the client's life and answer later
             calls from that list (the image updater's cycle, where many Applications share an
             image); off where a caller lists again to see what it just pushed.
+        shared_pace: Blocks until the limit shared by every process grants a request (only
+            asked when ``limit`` is set): ``limit`` then holds across workers, not per process.
 
     ``request_count`` counts every HTTP request actually sent (token fetches and
     retries included).
@@ -82,6 +84,7 @@ class RegistryClient:
         timeout: float = 10.0,
         max_attempts: int = 5,
         list_once: bool = False,
+        shared_pace: Callable[[], None] | None = None,
     ) -> None:
         self.api_url = normalise_api_url(api_url, insecure=insecure)
         self._listed: dict[str, tuple[str, ...]] | None = {} if list_once else None
@@ -94,6 +97,7 @@ class RegistryClient:
             max_concurrency=max_concurrency,
             timeout=timeout,
             max_attempts=max_attempts,
+            shared_pace=shared_pace,
         )
         self.registry = self._transport.registry
         self._owns_cache = cache is None

@@ -8,12 +8,15 @@ and the metadata cache are applied the same way everywhere.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from ferry.config import FerryConfig
 from ferry.credentials import CredentialResolver
 from ferry.errors import ConfigError
 from ferry.image.reference import ImageReference
 from ferry.registry.cache import MetadataCache
 from ferry.registry.client import RegistryClient
+from ferry.registry.ratelimit import SharedPacer
 from ferry.registry.targets import RegistryTarget, registry_target
 
 __all__ = ["RegistryPool"]
@@ -28,6 +31,8 @@ class RegistryPool:
         cache: the persisted metadata cache; None keeps one in memory per client
             (the CI stage, which asks about tags it is about to overwrite).
         list_once: each client lists a repository's tags once (see :class:`RegistryClient`).
+        shared_rate: the pacer of a ``limit:`` every worker shares; None keeps each limit per
+            process (the CLI, one process).
     """
 
     def __init__(
@@ -37,8 +42,10 @@ class RegistryPool:
         cache: MetadataCache | None = None,
         *,
         list_once: bool = False,
+        shared_rate: SharedPacer | None = None,
     ) -> None:
         self._list_once = list_once
+        self._shared_rate = shared_rate
         self._config = config
         self._resolver = resolver
         self._cache = cache
@@ -78,16 +85,24 @@ class RegistryPool:
                 except ConfigError as exc:
                     raise exc.located(key=error_key or "registries.credentials") from exc
                 username, password = cred.username, cred.password
+            limit = target.config.limit if target.config else None
             self._clients[key] = RegistryClient(
                 target.api_url,
                 username=username,
                 password=password,
                 insecure=bool(target.config and target.config.insecure),
-                limit=target.config.limit if target.config else None,
+                limit=limit,
                 cache=self._cache,
                 list_once=self._list_once,
+                shared_pace=self._pacer(target.api_url, limit),
             )
         return self._clients[key], target.repository
+
+    def _pacer(self, api_url: str, limit: float | None) -> Callable[[], None] | None:
+        shared = self._shared_rate
+        if shared is None or limit is None:
+            return None
+        return lambda: shared(api_url, limit)
 
     def request_count(self) -> int:
         """Requests sent by every client of the pool so far."""

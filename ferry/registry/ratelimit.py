@@ -4,6 +4,11 @@ Image Updater's ``limit`` in ``registries.conf`` is requests per second, spread
 evenly (a leaky bucket, not a burst allowance), because registries like ACR
 throttle on short windows. :class:`RateLimiter` hands out evenly spaced send
 slots; :class:`Throttle` adds a bounded number of concurrent requests on top.
+
+Both hold within one process. Several workers on one registry each have their
+own, so a :class:`Throttle` may also be handed a shared pacer: a callable that
+blocks until a slot of a limit every process shares (the Prefect layer passes
+one backed by a global concurrency limit with slot decay, ``tasks.pacing``).
 """
 
 from __future__ import annotations
@@ -12,6 +17,9 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+
+#: Blocks until the shared limit grants one request to the registry ``api_url`` at ``rate`` per second.
+SharedPacer = Callable[[str, float], None]
 
 
 class RateLimiter:
@@ -73,13 +81,20 @@ class Throttle:
 
     ``limit`` of ``None`` means no rate limit (Image Updater's default);
     ``max_concurrency`` always applies, so one huge repository cannot open
-    thousands of connections.
+    thousands of connections. ``shared`` (called with no arguments) is the
+    cross-process pacer, asked after the local limiter: the local one spaces this
+    process's requests without a round trip, the shared one keeps the sum of every
+    process's within the limit. It is only asked when there is a limit.
     """
 
-    def __init__(self, limit: float | None, max_concurrency: int) -> None:
+    def __init__(
+        self, limit: float | None, max_concurrency: int, shared: Callable[[], None] | None = None
+    ) -> None:
         if max_concurrency < 1:
             raise ValueError(f"max_concurrency must be at least 1, got {max_concurrency}")
         self.limiter = RateLimiter(limit)
+        self.shared = shared if limit else None
+        self.shared_waits = 0
         self.max_concurrency = max_concurrency
         self._in_flight = threading.BoundedSemaphore(max_concurrency)
 
@@ -87,5 +102,8 @@ class Throttle:
     def slot(self) -> Iterator[None]:
         """Hold one request slot: paced by the rate limit, then bounded by the concurrency cap."""
         self.limiter.acquire()
+        if self.shared is not None:
+            self.shared()
+            self.shared_waits += 1
         with self._in_flight:
             yield

@@ -45,6 +45,7 @@ MAX_RETRY_AFTER = 60.0
 #: 3 MiB. Anything larger is refused instead of being read into memory.
 MAX_BODY = 16 << 20
 
+
 def parse_retry_after(value: str | None, *, now: datetime | None = None) -> float | None:
     """Seconds to wait from a ``Retry-After`` header: delta-seconds or an HTTP date.
 
@@ -119,6 +120,7 @@ class Transport:
         max_attempts: int,
         sleep: Callable[[float], None] = time.sleep,
         max_body: int = MAX_BODY,
+        shared_pace: Callable[[], None] | None = None,
     ) -> None:
         if max_attempts < 1:
             raise ValueError(f"max_attempts must be at least 1, got {max_attempts}")
@@ -126,7 +128,7 @@ class Transport:
         self.max_body = max_body
         self.registry = httpx.URL(base_url).netloc.decode("ascii")
         self.max_attempts = max_attempts
-        self.throttle = Throttle(limit, max_concurrency)
+        self.throttle = Throttle(limit, max_concurrency, shared_pace)
         self._sleep = sleep
         self._count_lock = threading.Lock()
         self.request_count = 0

@@ -22,10 +22,13 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 
+from ferry.argocd.annotations import PREFIX
 from ferry.argocd.application import Application
 from ferry.errors import is_transient
 from ferry.update.outcomes import AppPlan, PlanResult
 from ferry.vcs.credentials import scrub
+
+IMAGE_LIST = PREFIX + "image-list"
 
 #: Planning one application: its plan, or None without an image-list annotation; raises its error.
 PlanStep = Callable[[Application], AppPlan | None]
@@ -61,6 +64,38 @@ def batches(apps: Iterable[Application]) -> list[Batch]:
     for app in apps:
         grouped.setdefault((app.source.repo_url, app.source.target_revision), []).append(app)
     return [Batch(repo, rev, tuple(members)) for (repo, rev), members in grouped.items()]
+
+
+def repo_shards(
+    apps: Iterable[Application], names: Sequence[str] | None = None
+) -> list[tuple[str, list[str]]]:
+    """The names of the updatable apps of each source repository, for one run per repository.
+
+    A cycle spread over workers gives each run one repository's apps, so no two runs push to one
+    repository (whose pushes would race and be refused) and each repository's tree is read by one
+    run. Apps without an ``image-list`` annotation are left out: no run would do anything for them.
+    ``names`` keeps only those apps, as the cycle's own ``apps`` parameter does.
+
+    >>> from ferry.argocd.application import parse_application
+    >>> def app(name, repo, listed=True):
+    ...     notes = {"argocd-image-updater.argoproj.io/image-list": "a=r/a"} if listed else {}
+    ...     return parse_application({"apiVersion": "argoproj.io/v1alpha1", "kind": "Application",
+    ...         "metadata": {"name": name, "annotations": notes},
+    ...         "spec": {"source": {"repoURL": repo}, "destination": {}}}, source="t")
+    >>> repo_shards([app("a", "r1"), app("b", "r2"), app("c", "r1"), app("d", "r2", listed=False)])
+    [('r1', ['a', 'c']), ('r2', ['b'])]
+    >>> repo_shards([app("a", "r1"), app("b", "r2")], names=["b"])
+    [('r2', ['b'])]
+    """
+    wanted = set(names) if names else None
+    grouped: dict[str, list[str]] = {}
+    for app in apps:
+        if wanted is not None and app.name not in wanted:
+            continue
+        if IMAGE_LIST not in app.annotations:
+            continue
+        grouped.setdefault(app.source.repo_url, []).append(app.name)
+    return list(grouped.items())
 
 
 def transient(result: PlanResult) -> bool:

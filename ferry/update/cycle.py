@@ -27,6 +27,7 @@ from ferry.credentials import CredentialResolver
 from ferry.errors import ConfigError, FerryError
 from ferry.image.reference import ImageReference
 from ferry.registry.cache import MetadataCache
+from ferry.registry.ratelimit import SharedPacer
 from ferry.tools import Tools
 from ferry.update.current import CurrentImage, current_image, write_target_path
 from ferry.update.detect import detect_image
@@ -61,12 +62,15 @@ class Updater:
     resolver: CredentialResolver = field(default_factory=CredentialResolver)
     refresh: bool = False
     tools: Tools | None = None  # helm and kustomize for the effect check (found on the machine when None)
+    shared_rate: SharedPacer | None = None  # registries' limit: shared by every worker (the Prefect layer's)
 
     def __post_init__(self) -> None:
         if self.resolver.base_dir == Path("."):
             self.resolver.base_dir = Path(self.config.base_dir)
         cache = self.config.cache_path
-        self.registries = RegistryPool(self.config, self.resolver, MetadataCache(cache / "registry"))
+        self.registries = RegistryPool(
+            self.config, self.resolver, MetadataCache(cache / "registry"), shared_rate=self.shared_rate
+        )
         self.repos = RepoPool(self.config, self.resolver, cache / "repos")
         self.effects = EffectMemo()
 

@@ -8,6 +8,7 @@ from ferry.credentials import CredentialResolver
 from ferry.registry import pool
 from ferry.registry.cache import MetadataCache
 from ferry.registry.client import RegistryClient
+from ferry.registry.ratelimit import SharedPacer
 
 
 class RegistryPool(pool.RegistryPool):
@@ -19,9 +20,13 @@ class RegistryPool(pool.RegistryPool):
     """
 
     def __init__(
-        self, config: FerryConfig, resolver: CredentialResolver, cache: MetadataCache | None = None
+        self,
+        config: FerryConfig,
+        resolver: CredentialResolver,
+        cache: MetadataCache | None = None,
+        shared_rate: SharedPacer | None = None,
     ) -> None:
-        super().__init__(config, resolver, cache, list_once=True)
+        super().__init__(config, resolver, cache, list_once=True, shared_rate=shared_rate)
 
     def client_for(self, image: ImageSettings) -> tuple[RegistryClient, str]:
         """The client for ``image``'s registry (its ``pull-secret`` overrides the registry's credentials)."""

@@ -19,6 +19,7 @@ import json
 import re
 import secrets
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -350,3 +351,20 @@ class StreamingServer(LoopbackServer):
     def __exit__(self, *exc: object) -> None:
         self._released.set()
         super().__exit__(*exc)
+
+
+class StampingProxy(LoopbackProxy):
+    """Forwards everything, and keeps each request's arrival time (``time.time()``) in ``stamps``.
+
+    Clocks of one machine agree across processes, so the stamps of requests from several
+    worker processes can be counted per second together (the registry's shared ``limit:``).
+    """
+
+    def __init__(self, upstream: str) -> None:
+        super().__init__(upstream)
+        self.stamps: list[float] = []
+
+    def intercept(self, method: str, path: str, headers: dict[str, str], body: bytes) -> Reply | None:
+        with self._lock:
+            self.stamps.append(time.time())
+        return None

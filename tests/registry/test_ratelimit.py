@@ -5,6 +5,7 @@ from __future__ import annotations
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 
 import pytest
 from hypothesis import given
@@ -93,3 +94,47 @@ def test_client_requests_respect_the_limit(registry: RunningRegistry) -> None:
         assert limiter.total_wait > 0
     # sleep never returns early, so this lower bound cannot flake
     assert elapsed >= (count - 1) / limit * 0.95
+
+
+@pytest.mark.registry
+def test_a_limited_registry_asks_the_shared_pacer_once_per_request_sent(registry: RunningRegistry) -> None:
+    asked: list[int] = []
+    with RegistryClient(registry.url, limit=1000.0, shared_pace=lambda: asked.append(1)) as client:
+        for _ in range(3):
+            client.ping()
+        assert client.request_count == 3
+        assert len(asked) == client.throttle.shared_waits == 3
+
+
+@pytest.mark.registry
+def test_an_unlimited_registry_never_asks_the_shared_pacer(registry: RunningRegistry) -> None:
+    def refuse() -> None:
+        raise AssertionError("an unlimited registry asked the shared limit")
+
+    with RegistryClient(registry.url, shared_pace=refuse) as client:
+        client.ping()
+        assert client.request_count == 1 and client.throttle.shared_waits == 0
+
+
+def test_the_pool_hands_each_registry_its_own_url_and_limit(tmp_path: Path) -> None:
+    from ferry.config import load_config
+    from ferry.credentials import CredentialResolver
+    from ferry.image.reference import ImageReference
+    from ferry.registry.pool import RegistryPool
+
+    config = tmp_path / "ferry.yaml"
+    config.write_text(
+        "registries:\n"
+        "  - {name: a, prefix: a.example, api_url: 'http://127.0.0.1:1', limit: 7, insecure: true}\n"
+        "  - {name: b, prefix: b.example, api_url: 'http://127.0.0.1:2', insecure: true}\n"
+    )
+    asked: list[tuple[str, float]] = []
+    pool = RegistryPool(
+        load_config(config), CredentialResolver(), shared_rate=lambda u, r: asked.append((u, r))
+    )
+    limited, _ = pool.client(ImageReference.parse("a.example/team/app"))
+    unlimited, _ = pool.client(ImageReference.parse("b.example/team/app"))
+    assert limited.throttle.shared is not None and unlimited.throttle.shared is None
+    limited.throttle.shared()
+    assert asked == [("http://127.0.0.1:1", 7.0)]
+    pool.close()

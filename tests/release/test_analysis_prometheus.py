@@ -97,14 +97,20 @@ def _promote(steps: PrefectSteps, resolved: ResolvedRelease) -> str:
 
 
 def _artifacts(state: Any, prefix: str) -> list[Any]:
-    """This run's artifacts whose key starts with ``prefix`` (the keys repeat across these tests' runs)."""
+    """This run's artifacts whose key starts with ``prefix`` (the keys repeat across these tests' runs).
+
+    Filtered on the server by run: an unfiltered read returns only the session's first 200 artifacts,
+    which in a full test session need not include this run's (CI saw exactly that).
+    """
     from prefect.client.orchestration import get_client
+    from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterFlowRunId
 
     run = state.state_details.flow_run_id
     with get_client(sync_client=True) as client:
-        return [
-            a for a in client.read_artifacts() if (a.key or "").startswith(prefix) and a.flow_run_id == run
-        ]
+        found = client.read_artifacts(
+            artifact_filter=ArtifactFilter(flow_run_id=ArtifactFilterFlowRunId(any_=[run]))
+        )
+    return [a for a in found if (a.key or "").startswith(prefix)]
 
 
 def _run(metrics: Metrics, success: int, error: int, auto_approve: bool) -> tuple[PrefectSteps, Any]:
