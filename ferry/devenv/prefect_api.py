@@ -95,6 +95,11 @@ class PrefectApi:
         found: list[dict[str, Any]] = self._call("POST", "/automations/filter", {"limit": 200})
         return found
 
+    def work_pool(self, name: str) -> dict[str, Any]:
+        """The work pool ``name``: its ``type`` and the ``base_job_template`` its workers fill in."""
+        found: dict[str, Any] = self._call("GET", f"/work_pools/{name}")
+        return found
+
     def workers(self, pool: str) -> list[dict[str, Any]]:
         found: list[dict[str, Any]] = self._call("POST", f"/work_pools/{pool}/workers/filter", {})
         return found
@@ -181,8 +186,16 @@ class PrefectApi:
 
     # -- acting --------------------------------------------------------------------------------
 
-    def create_flow_run(self, deployment_id: str, parameters: dict[str, Any] | None = None) -> dict[str, Any]:
-        body = {"parameters": parameters or {}}
+    def create_flow_run(
+        self,
+        deployment_id: str,
+        parameters: dict[str, Any] | None = None,
+        job_variables: dict[str, Any] | None = None,
+    ) -> dict[str, Any]:
+        """A run of the deployment; ``job_variables`` override the deployment's for this run only."""
+        body: dict[str, Any] = {"parameters": parameters or {}}
+        if job_variables is not None:
+            body["job_variables"] = job_variables
         created: dict[str, Any] = self._call("POST", f"/deployments/{deployment_id}/create_flow_run", body)
         return created
 
@@ -196,6 +209,16 @@ class PrefectApi:
             self._call(
                 "PATCH", f"/deployments/{deployment['id']}/schedules/{schedule['id']}", {"active": active}
             )
+
+    def delete_flow_run(self, run_id: str) -> None:
+        self._call("DELETE", f"/flow_runs/{run_id}")
+
+    def delete_deployment(self, deployment_id: str) -> None:
+        self._call("DELETE", f"/deployments/{deployment_id}")
+
+    def delete_work_pool(self, name: str) -> None:
+        """Delete the pool ``name`` (its queues and its workers' records go with it)."""
+        self._call("DELETE", f"/work_pools/{name}")
 
     def create_secret_block(self, name: str, value: Any) -> None:
         """Save a Prefect ``Secret`` block (the seed's ``secret:<ns>/<name>`` references read it)."""
