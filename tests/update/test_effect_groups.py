@@ -120,6 +120,21 @@ def test_what_can_decide_the_effect_splits_the_group(why: str, change: Any, file
     assert _key(_app(1, change), files) != _key(_app(0), files), why
 
 
+def test_helm_apps_on_other_images_share_a_key_kustomize_ones_do_not() -> None:
+    other = parse_application(_application(1, "registry.local/fleet/other", REPO), source="apps.yaml")
+    assert _key(other, FILES) == _key(_app(0), FILES)
+    keys = set()
+    for app in (other, _app(0)):
+        settings = parse_updater_settings(app)
+        assert settings is not None
+        target = f"{CHART}/.argocd-source-{app.name}.yaml"
+        images = set(settings.images)
+        keys.add(
+            effect_key(app, Files(FILES), SHA, SourceType.KUSTOMIZE, TargetKind.ARGOCD_SOURCE, target, images)
+        )
+    assert len(keys) == 2  # kustomize edit set image matches by the image's name
+
+
 def test_a_helm_values_target_is_grouped_by_its_role_not_its_name() -> None:
     assert _key(_app(0), FILES, TargetKind.HELM_VALUES) == _key(_app(1), FILES, TargetKind.HELM_VALUES)
     other = _set(["spec", "source", "helm", "valueFiles"], ["values-shared.yaml"])
