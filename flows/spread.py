@@ -37,6 +37,9 @@ from ferry.vcs.credentials import scrub
 CHILD_TABLE = "image-updates"
 #: How often the parent looks at its children; a cycle takes seconds to minutes.
 POLL_SECONDS = 1.0
+#: A child not final by then is reported as not completed (no worker took it, or it hangs); the
+#: parent ends, so the next scheduled cycle is not queued behind it for ever.
+CHILD_TIMEOUT = 3600.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -66,20 +69,22 @@ def start_children(
     return children
 
 
-def wait_for(children: list[Child]) -> dict[UUID, FlowRun]:
-    """Every child's final run, polled together (a child never ends: the parent's timeout decides)."""
+def wait_for(children: list[Child], timeout: float = CHILD_TIMEOUT) -> dict[UUID, FlowRun]:
+    """Every child's run once all are final, or as they are after ``timeout`` seconds."""
     pending = {c.run_id for c in children}
-    final: dict[UUID, FlowRun] = {}
+    runs: dict[UUID, FlowRun] = {}
+    deadline = time.monotonic() + timeout
     with get_client(sync_client=True) as client:
         while pending:
             for run_id in sorted(pending):
-                run = client.read_flow_run(run_id)
-                if run.state is not None and run.state.is_final():
-                    final[run_id] = run
+                runs[run_id] = client.read_flow_run(run_id)
+                state = runs[run_id].state
+                if state is not None and state.is_final():
                     pending.discard(run_id)
-            if pending:
-                time.sleep(POLL_SECONDS)
-    return final
+            if not pending or time.monotonic() >= deadline:
+                break
+            time.sleep(POLL_SECONDS)
+    return runs
 
 
 def gathered_rows(
@@ -100,7 +105,7 @@ def gathered_rows(
                 # The child died before its table (a killed worker): its apps were not looked at.
                 state = run.state.name if run.state else "?"
                 message = (run.state.message if run.state else "") or ""
-                why = f"run {state}: {message}"
+                why = f"run {state}: {message}" if message else f"run {state}"
                 rows.extend({"app": app, "status": "error", "error": why, "run": link} for app in child.apps)
                 continue
             data = found[0].data

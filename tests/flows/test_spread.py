@@ -107,3 +107,31 @@ def test_a_spread_cycle_gives_each_repository_its_own_run_within_one_registry_li
     busiest = max(sum(1 for t in stamps[i:] if t < s + 1.0) for i, s in enumerate(stamps))
     assert busiest <= LIMIT + 1, stamps
     assert stamps[-1] - stamps[0] >= (len(stamps) - 1) / LIMIT * 0.9
+
+
+def test_a_child_that_died_or_never_ran_gives_each_of_its_apps_an_error_row(prefect_harness: str) -> None:
+    from prefect import flow
+    from prefect.client.orchestration import get_client
+    from prefect.states import Crashed, Scheduled
+
+    from flows.spread import Child, gathered_rows, wait_for
+
+    @flow(name="spread-child-stand-in")
+    def stand_in() -> None:
+        return None
+
+    with get_client(sync_client=True) as client:
+        crashed = client.create_flow_run(stand_in, state=Crashed(message="worker killed"))
+        waiting = client.create_flow_run(stand_in, state=Scheduled())
+    children = [Child("file:///r0.git", ("a", "b"), crashed.id), Child("file:///r1.git", ("c",), waiting.id)]
+    # The Scheduled one never becomes final: after the timeout the parent takes it as it is.
+    runs = wait_for(children, timeout=1.5)
+    assert runs[crashed.id].state is not None and runs[crashed.id].state.is_crashed()
+    assert runs[waiting.id].state is not None and runs[waiting.id].state.is_scheduled()
+    rows = gathered_rows(children, runs, "http://ui")
+    assert [(r["app"], r["status"], r["error"]) for r in rows] == [
+        ("a", "error", "run Crashed: worker killed"),
+        ("b", "error", "run Crashed: worker killed"),
+        ("c", "error", "run Scheduled"),
+    ]
+    assert rows[0]["run"] == f"http://ui/runs/flow-run/{crashed.id}"
