@@ -92,10 +92,22 @@ def _key(run: dict[str, Any]) -> str:
     return str(((run.get("state") or {}).get("state_details") or {}).get("pause_key") or "")
 
 
+def _both_running(system: System, workers: dict[str, Service]) -> None:
+    """Start again any of the two workers a test killed: each test that kills one needs both.
+
+    The tests run in random order; a killed worker left dead made the next killing test stop the
+    last one, and its resumed release waited for a worker that no longer existed (CI saw it).
+    """
+    for name, worker in list(workers.items()):
+        if not _alive(worker.pid):
+            workers[name] = system.add_worker(name, service=worker.name)
+
+
 def test_two_workers_on_postgres_carry_a_push_to_the_gate_and_the_other_one_resumes_it(
     pg_system: tuple[System, dict[str, Service]],
 ) -> None:
     system, workers = pg_system
+    _both_running(system, workers)
     began = time.monotonic()
     sha, pushed_at = push_release(system, "v5")
     tag = f"v5-{sha[:6]}"
@@ -133,6 +145,14 @@ def test_two_workers_on_postgres_carry_a_push_to_the_gate_and_the_other_one_resu
 
 def test_a_worker_killed_mid_sync_leaves_the_app_whole(pg_system: tuple[System, dict[str, Service]]) -> None:
     system, workers = pg_system
+    _both_running(system, workers)
+    try:
+        _kill_mid_sync(system, workers)
+    finally:
+        _both_running(system, workers)
+
+
+def _kill_mid_sync(system: System, workers: dict[str, Service]) -> None:
     before = _shape(system, "staging")
     # Whatever ran before (tests run in random order), Git gets a change for Staging to sync.
     values = f"{CHART_PATH}/values-staging.yaml"
@@ -238,6 +258,7 @@ def test_two_syncs_of_one_app_at_once_take_turns_across_the_workers(
     pg_system: tuple[System, dict[str, Service]],
 ) -> None:
     system, workers = pg_system
+    _both_running(system, workers)
     app = APPS["staging"]
     since = time.time()
     with system.api() as api:
